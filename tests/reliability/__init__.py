@@ -1,0 +1,1 @@
+"""Reliability and security suite: faults, hostile input, load; nothing lost, nothing wrong."""
