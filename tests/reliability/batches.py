@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,17 +79,25 @@ def dumps(record: Any) -> bytes:
     return json.dumps(record, separators=(",", ":")).encode()
 
 
-def clean(number: int) -> bytes:
+Truth = Callable[[str], Mapping[str, Any] | None]
+
+
+def _known(truth: Truth, number: int) -> dict[str, Any]:
+    record = truth(f"INV-{number}")
+    assert record is not None, f"INV-{number} is unknown to the source of truth"
+    return dict(record)
+
+
+def clean(number: int, truth: Truth = pristine_invoice) -> bytes:
     """A complete record equal to the source of truth."""
-    record = pristine_invoice(f"INV-{number}")
-    assert record is not None
-    return dumps(record)
+    return dumps(_known(truth, number))
 
 
-def drifted(number: int, *fields: str, null: bool = False) -> bytes:
+def drifted(
+    number: int, *fields: str, null: bool = False, truth: Truth = pristine_invoice
+) -> bytes:
     """A known invoice with `fields` (default vendor_id) missing, or null when `null`."""
-    record = pristine_invoice(f"INV-{number}")
-    assert record is not None
+    record = _known(truth, number)
     for name in fields or ("vendor_id",):
         if null:
             record[name] = None
@@ -98,34 +106,32 @@ def drifted(number: int, *fields: str, null: bool = False) -> bytes:
     return dumps(record)
 
 
-def unknown_drifted(number: int) -> bytes:
-    """A drifted record whose invoice the source of truth does not know."""
-    record = pristine_invoice("INV-1")
-    assert record is not None
-    record["invoice_id"] = f"INV-{number}"
-    del record["vendor_id"]
-    return dumps(record)
+UNKNOWN_NUMBER = 999_999_999_999
 
 
-def mixed_items(prefix: str, count: int, start: int = 1) -> list[Item]:
-    """`count` items cycling clean, drifted (several kinds), malformed and unrepairable."""
-    kinds = [
-        lambda n: clean(n),
-        lambda n: drifted(n),
-        lambda n: clean(n),
-        lambda n: drifted(n, "vendor_id", "status", null=True),
+def mixed_items(
+    prefix: str, count: int, start: int = 1, truth: Truth = pristine_invoice
+) -> list[Item]:
+    """`count` items cycling clean, drifted (several kinds), malformed and unrepairable.
+
+    Item numbers run from `start`; every one must be known to `truth`, and
+    `INV-999999999999` must not be.
+    """
+    template = _known(truth, start)
+    unknown = {**template, "invoice_id": f"INV-{UNKNOWN_NUMBER}"}
+    del unknown["vendor_id"]
+    no_id = {k: v for k, v in template.items() if k not in ("invoice_id", "vendor_id")}
+    kinds: list[Callable[[int], bytes]] = [
+        lambda n: clean(n, truth),
+        lambda n: drifted(n, truth=truth),
+        lambda n: clean(n, truth),
+        lambda n: drifted(n, "vendor_id", "status", null=True, truth=truth),
         lambda n: b'{"invoice_id": "INV-' + str(n).encode() + b'", "vendor_',
-        lambda n: clean(n),
-        lambda n: drifted(n, "billing_address", "total_amount"),
-        lambda n: unknown_drifted(5_000_000_000 + n),
+        lambda n: clean(n, truth),
+        lambda n: drifted(n, "billing_address", "total_amount", truth=truth),
+        lambda n: dumps(unknown),
         lambda n: b"[1, 2, 3]",
-        lambda n: dumps(
-            {
-                k: v
-                for k, v in (pristine_invoice("INV-7") or {}).items()
-                if k != "invoice_id" and k != "vendor_id"
-            }
-        ),
+        lambda n: dumps(no_id),
     ]
     return [
         (f"{prefix}-{index:06d}", kinds[index % len(kinds)](start + index))

@@ -1,0 +1,70 @@
+"""Redis refusing connections, stopped or killed between batches: failed back, then once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .batches import mixed_items
+from .conftest import SidecarFactory
+from .delivery import deliver, redeliver_failed
+from .evil_sot import EvilSourceOfTruth
+from .ledger import check_ledger, read_ledger
+from .redis_server import PrivateRedis
+
+pytestmark = [pytest.mark.reliability, pytest.mark.integration]
+
+ITEMS = mixed_items("redis", 50)
+
+
+def test_redis_refusing_connections_fails_every_item_back_then_delivers_once(
+    tmp_path: Path,
+    evil_sot: EvilSourceOfTruth,
+    make_sidecar: SidecarFactory,
+    unique_keys: dict[str, str],
+) -> None:
+    server = PrivateRedis(tmp_path)
+    sidecar = make_sidecar({**unique_keys, "REDIS_URL": server.url, "FARM_URL": evil_sot.url})
+    first = deliver(sidecar, ITEMS, budget_ms=5_000)
+    assert sorted(first.failed) == sorted(item_id for item_id, _ in ITEMS)
+    assert first.counts["failed"] == len(ITEMS)
+
+    server.start()
+    try:
+        assert redeliver_failed(sidecar, ITEMS, first.failed) == []
+        client = server.client()
+        ledger = read_ledger(client, unique_keys["AOS_STREAM"], unique_keys["AOS_DLQ_STREAM"])
+        client.close()
+        assert check_ledger(ledger, dict(ITEMS)) == []
+    finally:
+        server.kill()
+
+
+@pytest.mark.parametrize("how", ["stop", "kill"])
+def test_redis_lost_between_batches_and_restarted_with_aof(
+    how: str,
+    private_redis: PrivateRedis,
+    evil_sot: EvilSourceOfTruth,
+    make_sidecar: SidecarFactory,
+    unique_keys: dict[str, str],
+) -> None:
+    env = {**unique_keys, "REDIS_URL": private_redis.url, "FARM_URL": evil_sot.url}
+    sidecar = make_sidecar(env)
+    batches = [ITEMS[:20], ITEMS[20:35], ITEMS[35:]]
+    assert deliver(sidecar, batches[0]).failed == []
+
+    getattr(private_redis, how)()
+    outage = deliver(sidecar, batches[1], budget_ms=3_000)
+    assert sorted(outage.failed) == sorted(item_id for item_id, _ in batches[1])
+
+    private_redis.start()
+    assert redeliver_failed(sidecar, batches[1], outage.failed) == []
+    assert deliver(sidecar, batches[2]).failed == []
+    assert deliver(sidecar, ITEMS).failed == [], "a full redelivery after restart failed"
+
+    client = private_redis.client()
+    ledger = read_ledger(client, unique_keys["AOS_STREAM"], unique_keys["AOS_DLQ_STREAM"])
+    client.close()
+    assert check_ledger(ledger, dict(ITEMS)) == []
+    assert ledger.main_entries + ledger.dlq_entries == len(ITEMS)

@@ -1,0 +1,134 @@
+"""The runner under SIGKILL and a Redis restart: exactly once in the streams, checkpoint kept."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from .conftest import require
+from .farm_truth import FarmTruth
+from .ledger import Ledger, check_ledger, read_ledger
+from .redis_server import PrivateRedis, free_port
+from .runner import (
+    expected_items,
+    read_checkpoint,
+    runner_command,
+    runner_env,
+    start_runner,
+    summary_of,
+    wait_for_checkpoint,
+)
+
+pytestmark = [pytest.mark.reliability, pytest.mark.integration, pytest.mark.slow]
+
+COUNT = 6_000
+SEED = 7
+OUTAGE_SECONDS = 1.5
+
+
+@pytest.fixture
+def farm(farm_factory: Any) -> Any:
+    """An in-process farm for the runner to poll."""
+    require("local.run_sidecar")
+    return farm_factory(None)
+
+
+def verify_run(
+    client: redis.Redis, keys: dict[str, str], farm_url: str, *, seed: int = SEED
+) -> Ledger:
+    """Everything read up to the checkpoint is in exactly one place, correct; nothing past it."""
+    checkpoint = read_checkpoint(client, keys["AOS_SOURCE_ID"])
+    ledger = read_ledger(client, keys["AOS_STREAM"], keys["AOS_DLQ_STREAM"])
+    assert ledger.duplicates() == {}
+    items = expected_items(farm_url, seed=seed, count=checkpoint)
+    truth = FarmTruth(farm_url)
+    try:
+        truth.prefetch(
+            str(env["meta"]["record_id"])
+            for envs in ledger.main.values()
+            for env in envs
+            if env["meta"].get("is_repaired")
+        )
+        assert check_ledger(ledger, items, sot=truth) == []
+    finally:
+        truth.close()
+    assert ledger.main_entries + ledger.dlq_entries == checkpoint
+    return ledger
+
+
+def finish(
+    process: subprocess.Popen[bytes], log: Path, timeout: float = 240
+) -> tuple[int, str, str]:
+    """Wait for the runner; return its exit code, stdout and stderr."""
+    code = process.wait(timeout=timeout)
+    return code, log.with_suffix(".out").read_text(), log.with_suffix(".err").read_text()
+
+
+def test_sigkill_mid_batch_then_restart_is_exactly_once(
+    tmp_path: Path, farm: Any, redis_url: str, redis_client: redis.Redis, keyspace: Any
+) -> None:
+    keys = keyspace.env()
+    command = runner_command(farm_url=farm.url, redis_url=redis_url, count=COUNT, seed=SEED)
+    env = runner_env(keys, redis_url)
+    kills = 0
+    for target in (1_000, 2_500, 4_000):
+        process = start_runner(command, env, tmp_path / f"run{kills}")
+        reached = wait_for_checkpoint(redis_client, keyspace.source_id, target, process)
+        if process.poll() is not None:
+            break
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        kills += 1
+        assert reached >= target
+        verify_run(redis_client, keys, farm.url)
+    process = start_runner(command, env, tmp_path / "final")
+    code, out, err = finish(process, tmp_path / "final")
+    assert code == 0, err
+    assert kills >= 2, "the runner finished before it could be killed twice"
+    verify_run(redis_client, keys, farm.url)
+    assert read_checkpoint(redis_client, keyspace.source_id) >= COUNT
+    assert summary_of(out)
+
+
+@pytest.mark.parametrize("how", ["stop", "kill"])
+def test_redis_restarted_mid_run_reconciles(
+    how: str, tmp_path: Path, farm: Any, private_redis: PrivateRedis, unique_keys: dict[str, str]
+) -> None:
+    client = private_redis.client()
+    command = runner_command(farm_url=farm.url, redis_url=private_redis.url, count=COUNT, seed=SEED)
+    env = runner_env(unique_keys, private_redis.url)
+    process = start_runner(command, env, tmp_path / "run")
+    wait_for_checkpoint(client, unique_keys["AOS_SOURCE_ID"], 1_500, process)
+    getattr(private_redis, how)()
+    time.sleep(OUTAGE_SECONDS)
+    private_redis.start()
+    code, _, err = finish(process, tmp_path / "run")
+    if code != 0:
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert "Traceback" not in err
+        assert lines, "the runner stopped without saying why"
+        process = start_runner(command, env, tmp_path / "rerun")
+        code, _, err = finish(process, tmp_path / "rerun")
+    assert code == 0, err
+    client = private_redis.client()
+    verify_run(client, unique_keys, farm.url)
+    assert read_checkpoint(client, unique_keys["AOS_SOURCE_ID"]) >= COUNT
+    client.close()
+
+
+def test_runner_with_redis_refusing_connections_stops_cleanly(
+    tmp_path: Path, farm: Any, unique_keys: dict[str, str]
+) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    command = runner_command(farm_url=farm.url, redis_url=url, count=200)
+    process = start_runner(command, runner_env(unique_keys, url), tmp_path / "run")
+    code, _, err = finish(process, tmp_path / "run", timeout=120)
+    assert code != 0
+    assert "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1, err

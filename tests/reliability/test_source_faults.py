@@ -1,0 +1,162 @@
+"""Source of truth slow, flaky, down, rate-limited, lying or garbled: nothing lost or wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from .batches import mixed_items
+from .conftest import SidecarFactory
+from .delivery import deliver, redeliver_failed
+from .evil_sot import EvilSourceOfTruth, RecordingServer
+from .farm_truth import FarmTruth
+from .ledger import check_ledger, expected_outcome, read_ledger
+from .redis_server import free_port
+
+pytestmark = [pytest.mark.reliability, pytest.mark.integration]
+
+ITEMS = mixed_items("sot", 60)
+NEEDS_SOURCE = {i for i, raw in ITEMS if expected_outcome(raw) in ("repaired", "unrepairable")}
+NEEDS_NOTHING = {i for i, raw in ITEMS if expected_outcome(raw) in ("clean", "malformed")}
+HOSTILE = [
+    "limit",
+    "unavailable",
+    "unauthorized",
+    "garbage",
+    "truncated_json",
+    "short_body",
+    "drop",
+    "not_array",
+    "wrong_length",
+    "redirect",
+    "wrong_invoice",
+]
+
+
+def env_for(keyspace: Any, redis_url: str, farm_url: str) -> dict[str, str]:
+    """Sidecar environment for one test."""
+    return {**keyspace.env(), "REDIS_URL": redis_url, "FARM_URL": farm_url}
+
+
+@pytest.mark.parametrize("behaviour", HOSTILE)
+def test_hostile_source_never_lets_a_wrong_record_through(
+    behaviour: str,
+    evil_sot: EvilSourceOfTruth,
+    bystander: RecordingServer,
+    make_sidecar: SidecarFactory,
+    keyspace: Any,
+    redis_url: str,
+    redis_client: redis.Redis,
+) -> None:
+    sidecar = make_sidecar(env_for(keyspace, redis_url, evil_sot.url))
+    evil_sot.set(behaviour)
+    first = deliver(sidecar, ITEMS, budget_ms=5_000)
+
+    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    assert check_ledger(ledger, dict(ITEMS), pending=first.failed, exact_outcomes=False) == []
+    assert set(first.failed) <= NEEDS_SOURCE
+    assert ledger.item_ids() >= NEEDS_NOTHING, "records that need no repair were held back"
+    assert not (ledger.item_ids() & {i for i, raw in ITEMS if expected_outcome(raw) == "repaired"})
+    assert bystander.requests == [], "a redirect off the source-of-truth host was followed"
+    assert evil_sot.unintended() == []
+
+    evil_sot.set("ok")
+    assert redeliver_failed(sidecar, ITEMS, first.failed) == []
+    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    exact = behaviour != "wrong_invoice"
+    assert check_ledger(ledger, dict(ITEMS), exact_outcomes=exact) == []
+    assert bystander.requests == []
+
+
+def test_wrong_invoice_is_never_merged(
+    evil_sot: EvilSourceOfTruth,
+    make_sidecar: SidecarFactory,
+    keyspace: Any,
+    redis_url: str,
+    redis_client: redis.Redis,
+) -> None:
+    sidecar = make_sidecar(env_for(keyspace, redis_url, evil_sot.url))
+    evil_sot.set("wrong_invoice")
+    first = deliver(sidecar, ITEMS, budget_ms=5_000)
+    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    repaired_in_main = [
+        item for item, envelopes in ledger.main.items() if envelopes[0]["meta"]["is_repaired"]
+    ]
+    assert repaired_in_main == []
+    assert check_ledger(ledger, dict(ITEMS), pending=first.failed, exact_outcomes=False) == []
+
+
+def test_slow_source_past_the_deadline_fails_items_back(
+    evil_sot: EvilSourceOfTruth,
+    make_sidecar: SidecarFactory,
+    keyspace: Any,
+    redis_url: str,
+    redis_client: redis.Redis,
+) -> None:
+    sidecar = make_sidecar(env_for(keyspace, redis_url, evil_sot.url))
+    evil_sot.delay_seconds = 3.0
+    evil_sot.set("slow")
+    first = deliver(sidecar, ITEMS, budget_ms=1_500)
+    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    assert check_ledger(ledger, dict(ITEMS), pending=first.failed, exact_outcomes=False) == []
+    evil_sot.set("ok")
+    assert redeliver_failed(sidecar, ITEMS, first.failed) == []
+    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    assert check_ledger(ledger, dict(ITEMS)) == []
+
+
+def test_source_down_fails_back_only_what_needs_it(
+    make_sidecar: SidecarFactory, keyspace: Any, redis_url: str, redis_client: redis.Redis
+) -> None:
+    sidecar = make_sidecar(env_for(keyspace, redis_url, f"http://127.0.0.1:{free_port()}"))
+    first = deliver(sidecar, ITEMS, budget_ms=5_000)
+    assert set(first.failed) == NEEDS_SOURCE
+    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    assert check_ledger(ledger, dict(ITEMS), pending=first.failed) == []
+    assert first.counts["failed"] == len(NEEDS_SOURCE)
+
+
+@pytest.fixture
+def farm_truth_factory() -> Iterator[Any]:
+    """FarmTruth oracles, closed afterwards."""
+    made: list[FarmTruth] = []
+
+    def make(url: str) -> FarmTruth:
+        made.append(FarmTruth(url))
+        return made[-1]
+
+    yield make
+    for truth in made:
+        truth.close()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"FARM_SOT_FAILURE_RATE": "0.3"}, {"FARM_SOT_LATENCY_MS": "150"}],
+    ids=["flaky-0.3", "slow-150ms"],
+)
+def test_real_farm_flaky_or_slow(
+    fault: dict[str, str],
+    farm_factory: Any,
+    farm_truth_factory: Any,
+    make_sidecar: SidecarFactory,
+    keyspace: Any,
+    redis_url: str,
+    redis_client: redis.Redis,
+) -> None:
+    farm = farm_factory(fault)
+    truth = farm_truth_factory(farm.url)
+    items = mixed_items("farm", 400, start=1000, truth=truth)
+    sidecar = make_sidecar(env_for(keyspace, redis_url, farm.url))
+    failed: list[str] = []
+    for start in range(0, len(items), 100):
+        failed += deliver(sidecar, items[start : start + 100]).failed
+    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    assert check_ledger(ledger, dict(items), pending=failed, sot=truth) == []
+    assert redeliver_failed(sidecar, items, failed, rounds=20) == []
+    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    assert check_ledger(ledger, dict(items), sot=truth) == []
+    assert ledger.main_entries + ledger.dlq_entries == len(items)
