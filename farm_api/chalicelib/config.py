@@ -1,0 +1,87 @@
+"""Farm configuration read once from the environment (a Chalice stage or a process)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_DRIFT_RATE = 0.15
+DEFAULT_MALFORMED_RATE = 0.05
+DEFAULT_UNREPAIRABLE_SHARE = 0.05
+DEFAULT_CATALOGUE_SIZE = 1_000_000
+MAX_CATALOGUE_SIZE = 100_000_000_000
+
+
+@dataclass(frozen=True)
+class FarmConfig:
+    """Rates of the chaos stream, catalogue size, bearer token and fault injection."""
+
+    drift_rate: float = DEFAULT_DRIFT_RATE
+    malformed_rate: float = DEFAULT_MALFORMED_RATE
+    unrepairable_share: float = DEFAULT_UNREPAIRABLE_SHARE
+    catalogue_size: int = DEFAULT_CATALOGUE_SIZE
+    api_token: str | None = None
+    sot_failure_rate: float = 0.0
+    sot_latency_ms: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("drift_rate", "malformed_rate", "unrepairable_share", "sot_failure_rate"):
+            _check_share(name, getattr(self, name))
+        if self.drift_rate + self.malformed_rate > 1.0:
+            raise ValueError("drift_rate + malformed_rate must not exceed 1")
+        if not 1 <= self.catalogue_size <= MAX_CATALOGUE_SIZE:
+            raise ValueError(f"catalogue_size must be between 1 and {MAX_CATALOGUE_SIZE}")
+        if not 0 <= self.sot_latency_ms <= 60_000:
+            raise ValueError("sot_latency_ms must be between 0 and 60000")
+
+    def __repr__(self) -> str:
+        token = "<set>" if self.api_token else None
+        return (
+            f"FarmConfig(drift_rate={self.drift_rate}, malformed_rate={self.malformed_rate}, "
+            f"unrepairable_share={self.unrepairable_share}, "
+            f"catalogue_size={self.catalogue_size}, api_token={token}, "
+            f"sot_failure_rate={self.sot_failure_rate}, sot_latency_ms={self.sot_latency_ms})"
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> FarmConfig:
+        """Build from `FARM_*` variables; raises ValueError naming the bad variable."""
+        return cls(
+            drift_rate=_float(environ, "FARM_DRIFT_RATE", DEFAULT_DRIFT_RATE),
+            malformed_rate=_float(environ, "FARM_MALFORMED_RATE", DEFAULT_MALFORMED_RATE),
+            unrepairable_share=_float(
+                environ, "FARM_UNREPAIRABLE_SHARE", DEFAULT_UNREPAIRABLE_SHARE
+            ),
+            catalogue_size=_int(environ, "FARM_CATALOGUE_SIZE", DEFAULT_CATALOGUE_SIZE),
+            api_token=environ.get("FARM_API_TOKEN") or None,
+            sot_failure_rate=_float(environ, "FARM_SOT_FAILURE_RATE", 0.0),
+            sot_latency_ms=_int(environ, "FARM_SOT_LATENCY_MS", 0),
+        )
+
+
+def _check_share(name: str, value: float) -> None:
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ValueError(f"{name} must be a number between 0 and 1, got {raw!r}")
+    return value
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit():
+        raise ValueError(f"{name} must be a non-negative integer, got {raw!r}")
+    return int(raw)
