@@ -1,0 +1,151 @@
+"""template.yaml keeps the deployment's invariants (visibility timeout, triggers, secret, env)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode
+
+ROOT = Path(__file__).resolve().parents[3]
+SPEC_ENVIRONMENT = {
+    "REDIS_URL",
+    "FARM_URL",
+    "FARM_API_TOKEN_SECRET_ARN",
+    "AOS_STREAM",
+    "AOS_DLQ_STREAM",
+    "AOS_SOURCE_ID",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    decoded, matches = decode(str(ROOT / "template.yaml"))
+    assert not matches, matches
+    assert isinstance(decoded, dict)
+    return decoded
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_function_is_python312_built_by_make_from_the_repo_root(template: dict[str, Any]) -> None:
+    function = template["Resources"]["SidecarFunction"]
+    assert function["Type"] == "AWS::Serverless::Function"
+    assert function["Metadata"] == {"BuildMethod": "makefile"}
+    props = function["Properties"]
+    assert props["Runtime"] == "python3.12"
+    assert props["CodeUri"] == "."
+    assert props["Handler"] == "sidecar_fn.handler.handler"
+    assert props["Timeout"] == {"Ref": "FunctionTimeout"}
+    assert props["MemorySize"] == {"Ref": "FunctionMemorySize"}
+    makefile = (ROOT / "Makefile").read_text()
+    assert "build-SidecarFunction:" in makefile
+
+
+def test_visibility_timeout_is_at_least_six_function_timeouts_plus_batching_window(
+    template: dict[str, Any],
+) -> None:
+    params = template["Parameters"]
+    timeouts = [int(v) for v in params["FunctionTimeout"]["AllowedValues"]]
+    largest_window = int(params["MaximumBatchingWindowInSeconds"]["MaxValue"])
+    table = template["Mappings"]["QueueVisibilityTimeout"]
+    queue = template["Resources"]["IngestQueue"]["Properties"]
+
+    assert queue["VisibilityTimeout"] == {
+        "Fn::FindInMap": ["QueueVisibilityTimeout", {"Ref": "FunctionTimeout"}, "Seconds"]
+    }
+    assert sorted(int(k) for k in table) == sorted(timeouts)
+    assert max(timeouts) <= 900
+    for timeout in timeouts:
+        seconds = int(table[str(timeout)]["Seconds"])
+        assert 6 * timeout + largest_window <= seconds <= 43_200, timeout
+
+
+def test_ingest_queue_redrives_to_the_dead_letter_queue(template: dict[str, Any]) -> None:
+    redrive = template["Resources"]["IngestQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": {"Ref": "MaxReceiveCount"},
+    }
+    dlq = template["Resources"]["IngestDeadLetterQueue"]["Properties"]
+    queue = template["Resources"]["IngestQueue"]["Properties"]
+    assert dlq["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
+
+
+def test_sqs_event_reports_batch_item_failures(template: dict[str, Any]) -> None:
+    events = template["Resources"]["SidecarFunction"]["Properties"]["Events"]
+    (sqs,) = [e for e in events.values() if e["Type"] == "SQS"]
+    props = sqs["Properties"]
+    assert props["Queue"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]}
+    assert props["BatchSize"] == {"Ref": "BatchSize"}
+    assert props["MaximumBatchingWindowInSeconds"] == {"Ref": "MaximumBatchingWindowInSeconds"}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_kinesis_trigger_is_conditional_with_an_on_failure_queue(template: dict[str, Any]) -> None:
+    mappings = _resources(template, "AWS::Lambda::EventSourceMapping")
+    (kinesis,) = mappings.values()
+    assert kinesis["Condition"] == "HasKinesisStream"
+    assert template["Conditions"]["HasKinesisStream"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "KinesisStreamArn"}, ""]}]
+    }
+    props = kinesis["Properties"]
+    for key in ("StartingPosition", "MaximumRetryAttempts", "MaximumRecordAgeInSeconds"):
+        assert key in props
+    assert props["BisectBatchOnFunctionError"] is True
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    destination = props["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": ["KinesisFailureQueue", "Arn"]}
+    failure_queue = template["Resources"]["KinesisFailureQueue"]
+    assert failure_queue["Type"] == "AWS::SQS::Queue"
+    assert failure_queue["Condition"] == "HasKinesisStream"
+    for name, resource in template["Resources"].items():
+        if name.startswith("Kinesis"):
+            assert resource.get("Condition") == "HasKinesisStream", name
+
+
+def test_environment_covers_the_spec_and_reads_the_token_from_the_secret(
+    template: dict[str, Any],
+) -> None:
+    variables = template["Resources"]["SidecarFunction"]["Properties"]["Environment"]["Variables"]
+    assert set(variables) >= SPEC_ENVIRONMENT
+    assert "FARM_API_TOKEN" not in variables
+    assert variables["FARM_API_TOKEN_SECRET_ARN"] == {"Ref": "FarmApiTokenSecret"}
+    for name, value in variables.items():
+        if name != "FARM_API_TOKEN_SECRET_ARN":
+            assert "Ref" in value or "Fn::If" in value, name
+    assert template["Parameters"]["RedisUrl"]["NoEcho"] is True
+    assert template["Parameters"]["FarmApiToken"]["NoEcho"] is True
+
+
+def test_secret_read_is_scoped_to_the_farm_token_secret(template: dict[str, Any]) -> None:
+    secrets = _resources(template, "AWS::SecretsManager::Secret")
+    assert list(secrets) == ["FarmApiTokenSecret"]
+    policies = template["Resources"]["SidecarFunction"]["Properties"]["Policies"]
+    assert policies == [
+        {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "FarmApiTokenSecret"}}}
+    ]
+
+
+def test_vpc_config_only_when_subnets_are_given(template: dict[str, Any]) -> None:
+    vpc = template["Resources"]["SidecarFunction"]["Properties"]["VpcConfig"]
+    condition, when_given, otherwise = vpc["Fn::If"]
+    assert condition == "InVpc"
+    assert when_given == {
+        "SubnetIds": {"Ref": "SubnetIds"},
+        "SecurityGroupIds": {"Ref": "SecurityGroupIds"},
+    }
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    assert template["Parameters"]["SubnetIds"]["Default"] == ""
+
+
+def test_outputs_name_the_function_and_both_queues(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert outputs["SidecarFunctionArn"]["Value"] == {"Fn::GetAtt": ["SidecarFunction", "Arn"]}
+    assert outputs["IngestQueueUrl"]["Value"] == {"Ref": "IngestQueue"}
+    assert outputs["IngestDeadLetterQueueUrl"]["Value"] == {"Ref": "IngestDeadLetterQueue"}
