@@ -1,0 +1,35 @@
+"""Pure drift classification of a decoded record against the expected schema."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sidecar_fn.schema import ID_FIELD, Schema
+
+INVOICE_ID_RE = re.compile(r"INV-[0-9]{1,12}", re.ASCII)
+
+
+def drifted_fields(record: Mapping[str, Any], schema: Schema) -> tuple[str, ...]:
+    """Names of the declared fields that are missing, null, of the wrong type or off-enum."""
+    get = record.get
+    return tuple(spec.name for spec in schema.fields if not spec.accepts(get(spec.name)))
+
+
+def valid_invoice_id(value: Any) -> bool:
+    """True for an id the source of truth can be asked about: `INV-` and 1 to 12 ASCII digits."""
+    return isinstance(value, str) and INVOICE_ID_RE.fullmatch(value) is not None
+
+
+def lookup_problem(record: Mapping[str, Any]) -> str | None:
+    """Why a drifted record cannot be looked up in the source of truth, or None if it can."""
+    value = record.get(ID_FIELD)
+    if value is None:
+        return f"drifted record has no {ID_FIELD}"
+    if not valid_invoice_id(value):
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return f"drifted record has an invalid {ID_FIELD}: {shown}"
+    return None

@@ -1,0 +1,48 @@
+"""Pure construction of AOS envelopes and dead-letter entries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+ENVELOPE_VERSION = 1
+ENVELOPE_FIELD = "envelope"
+DEAD_LETTER_FIELDS = ("reason", "raw", "error", "source_id", "item_id", "received_at")
+
+
+def format_received_at(now: datetime) -> str:
+    """ISO 8601 UTC timestamp with millisecond precision and a `Z` suffix."""
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def build_meta(
+    *,
+    source_id: str,
+    item_id: str,
+    record_id: Any,
+    received_at: str,
+    drifted_fields: Sequence[str] = (),
+    repaired_fields: Sequence[str] = (),
+    repair_source: str | None = None,
+) -> dict[str, Any]:
+    """The envelope's `meta` object."""
+    return {
+        "envelope_version": ENVELOPE_VERSION,
+        "source_id": source_id,
+        "item_id": item_id,
+        "record_id": record_id,
+        "received_at": received_at,
+        "drift_detected": bool(drifted_fields),
+        "drifted_fields": list(drifted_fields),
+        "is_repaired": bool(repaired_fields),
+        "repaired_fields": list(repaired_fields),
+        "repair_source": repair_source,
+    }
+
+
+def dump_envelope(meta: Mapping[str, Any], payload: Mapping[str, Any]) -> bytes:
+    """The main stream's `envelope` field: `{"meta": ..., "payload": ...}` as JSON bytes."""
+    return orjson.dumps({"meta": meta, "payload": payload})

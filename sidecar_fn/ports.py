@@ -1,0 +1,65 @@
+"""Narrow ports the sidecar core talks through: source of truth, stream sink, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
+
+SourceRecord = Mapping[str, Any]
+
+PROBE = ""
+"""Outcome of a sink entry that only asks whether the item was already recorded."""
+
+
+class SinkEntry(NamedTuple):
+    """One item for the sink.
+
+    `outcome` decides the target: `clean`/`repaired` go to the main stream with `data` as
+    the envelope; any other non-empty outcome is a dead-letter reason with `data` as the
+    raw record and `error` as the detail; PROBE writes nothing.
+    """
+
+    item_id: str
+    outcome: str
+    data: bytes
+    error: str
+
+
+class PushResult(NamedTuple):
+    """What the sink did with one entry."""
+
+    written: bool
+    outcome: str
+    """The item's recorded outcome: this entry's when written, the first delivery's when the
+    item was already recorded, PROBE for a probe of an item never recorded."""
+
+
+class SourceOfTruth(Protocol):
+    """Reads pristine records by id."""
+
+    def fetch_many(
+        self, ids: Sequence[str], *, budget_s: float | None = None
+    ) -> Mapping[str, SourceRecord | None]:
+        """Records by id: a record, None for an id the source does not know, and no key
+        for an id it could not answer now. Raises SourceUnavailable when it answered none.
+        `budget_s` bounds the whole call, retries included."""
+        ...
+
+
+class StreamSink(Protocol):
+    """Writes a batch of entries idempotently per item id."""
+
+    def push(
+        self, entries: Sequence[SinkEntry], *, source_id: str, received_at: str
+    ) -> list[PushResult]:
+        """Write every new entry, skip items already recorded; results align with entries.
+        Raises SinkUnavailable when the batch could not be written."""
+        ...
+
+
+class MetricsSink(Protocol):
+    """Publishes per-batch counters."""
+
+    def publish(self, counts: Mapping[str, int]) -> None:
+        """Emit one set of counters for a finished batch."""
+        ...

@@ -1,0 +1,129 @@
+"""Expected record schema: the built-in invoice fields or a JSON schema file (AOS_SCHEMA)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sidecar_fn.errors import SchemaError
+
+ID_FIELD = "invoice_id"
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One expected field: its JSON type and, optionally, the values it may take."""
+
+    name: str
+    type: str
+    enum: frozenset[Any] | None = None
+
+    def accepts(self, value: Any) -> bool:
+        """True when `value` is present, non-null, of the declared type and in the enum."""
+        if value is None:
+            return False
+        if isinstance(value, bool) and self.type != "boolean":
+            return False
+        if not isinstance(value, _TYPES[self.type]):
+            return False
+        return self.enum is None or value in self.enum
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """The fields every record must carry; drift is a field that misses this."""
+
+    fields: tuple[FieldSpec, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Names of the declared fields, in declaration order."""
+        return tuple(spec.name for spec in self.fields)
+
+
+BUILTIN_SCHEMA = Schema(
+    fields=(
+        FieldSpec(ID_FIELD, "string"),
+        FieldSpec("total_amount", "number"),
+        FieldSpec("vendor_id", "string"),
+        FieldSpec("status", "string"),
+    )
+)
+
+
+def _field(name: str, spec: Any) -> FieldSpec:
+    if isinstance(spec, str):
+        spec = {"type": spec}
+    if not isinstance(spec, Mapping):
+        raise SchemaError(f"field {name!r}: expected a type name or an object")
+    type_name = spec.get("type")
+    if type_name not in _TYPES:
+        raise SchemaError(
+            f"field {name!r}: type must be one of {sorted(_TYPES)}, not {type_name!r}"
+        )
+    enum = spec.get("enum")
+    if enum is not None and (not isinstance(enum, list) or not enum):
+        raise SchemaError(f"field {name!r}: enum must be a non-empty list")
+    if enum is not None and any(isinstance(v, (dict, list)) for v in enum):
+        raise SchemaError(f"field {name!r}: enum values must be scalars")
+    return FieldSpec(name, type_name, frozenset(enum) if enum is not None else None)
+
+
+def parse_schema(document: Any) -> Schema:
+    """Build a Schema from a decoded schema document.
+
+    Accepted shapes: `{"fields": {"name": "string" | {"type": ..., "enum": [...]}, ...}}`,
+    or a JSON Schema subset `{"properties": {...}, "required": [...]}` (only the required
+    properties are expected). `invoice_id` is always expected as a string.
+    """
+    if not isinstance(document, Mapping):
+        raise SchemaError("schema must be a JSON object")
+    if "fields" in document:
+        declared = document["fields"]
+        if not isinstance(declared, Mapping):
+            raise SchemaError('"fields" must be an object of field name to type')
+        items = list(declared.items())
+    elif "properties" in document:
+        props = document["properties"]
+        required = document.get("required", list(props) if isinstance(props, Mapping) else [])
+        if not isinstance(props, Mapping) or not isinstance(required, list):
+            raise SchemaError('"properties" must be an object and "required" a list')
+        missing = [name for name in required if name not in props]
+        if missing:
+            raise SchemaError(f"required fields without a declared type: {missing}")
+        items = [(name, props[name]) for name in required]
+    else:
+        raise SchemaError('schema needs "fields" or "properties"')
+    fields = [_field(str(name), spec) for name, spec in items]
+    if not any(f.name == ID_FIELD for f in fields):
+        fields.insert(0, FieldSpec(ID_FIELD, "string"))
+    id_spec = next(f for f in fields if f.name == ID_FIELD)
+    if id_spec.type != "string":
+        raise SchemaError(f"{ID_FIELD} must be declared as a string")
+    return Schema(fields=tuple(fields))
+
+
+def load_schema(path: str | None) -> Schema:
+    """The schema at `path` (a JSON file), or the built-in one when `path` is None."""
+    if path is None:
+        return BUILTIN_SCHEMA
+    try:
+        document = orjson.loads(Path(path).read_bytes())
+    except OSError as exc:
+        raise SchemaError(f"cannot read schema file {path}: {exc.strerror}") from None
+    except orjson.JSONDecodeError as exc:
+        raise SchemaError(f"schema file {path} is not valid JSON: {exc}") from None
+    return parse_schema(document)
