@@ -1,0 +1,138 @@
+"""Benchmark input: farm stream pages fetched ahead of time and turned into Lambda events."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from bench.per_record import INVOICE_ID, drifted_fields
+
+PAGE_LIMIT = 1000
+QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:aos-invoices"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """Which slice of the farm's stream to read."""
+
+    chaos: bool
+    drift_rate: float | None = None
+    seed: int = 0
+
+
+def fetch_stream(
+    client: httpx.Client, farm_url: str, spec: StreamSpec, *, cursor: int, count: int
+) -> list[str]:
+    """Raw record texts from `cursor` on, page by page, `count` of them."""
+    texts: list[str] = []
+    while len(texts) < count:
+        params: dict[str, str | int | float] = {
+            "chaos": "true" if spec.chaos else "false",
+            "cursor": cursor,
+            "limit": min(PAGE_LIMIT, count - len(texts)),
+            "seed": spec.seed,
+        }
+        if spec.chaos and spec.drift_rate is not None:
+            params["drift_rate"] = spec.drift_rate
+        response = client.get(f"{farm_url}/api/stream", params=params)
+        response.raise_for_status()
+        page = orjson.loads(response.content)
+        texts.extend(record["data"] for record in page["records"])
+        cursor = int(page["next_cursor"])
+    return texts
+
+
+@dataclass
+class RecordPool:
+    """Never-reused records from one stream, fetched on demand (outside any timed section)."""
+
+    client: httpx.Client
+    farm_url: str
+    spec: StreamSpec
+    cursor: int = 0
+    _buffer: list[str] = field(default_factory=list)
+
+    def take(self, count: int) -> list[str]:
+        """The next `count` records of the stream."""
+        if len(self._buffer) < count:
+            wanted = max(count - len(self._buffer), PAGE_LIMIT)
+            self._buffer.extend(
+                fetch_stream(
+                    self.client, self.farm_url, self.spec, cursor=self.cursor, count=wanted
+                )
+            )
+            self.cursor += wanted
+        taken, self._buffer = self._buffer[:count], self._buffer[count:]
+        return taken
+
+
+def sqs_event(bodies: Sequence[str], id_prefix: str | None = None) -> dict[str, Any]:
+    """An SQS event as Lambda delivers it, one record per body, with distinct message ids."""
+    prefix = id_prefix or uuid.uuid4().hex
+    records = []
+    for index, body in enumerate(bodies):
+        message_id = f"{prefix}-{index:05d}"
+        records.append(
+            {
+                "messageId": message_id,
+                "receiptHandle": f"AQEB{message_id}",
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1764000000000",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1764000000001",
+                },
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": QUEUE_ARN,
+                "awsRegion": "eu-west-1",
+            }
+        )
+    return {"Records": records}
+
+
+def batches(texts: Sequence[str], batch_size: int) -> list[dict[str, Any]]:
+    """SQS events of `batch_size` records each, every record with a fresh message id."""
+    return [
+        sqs_event(texts[start : start + batch_size]) for start in range(0, len(texts), batch_size)
+    ]
+
+
+def drifted_ids(event: dict[str, Any]) -> set[str]:
+    """Distinct well-formed invoice ids of the event's drifted records (what a repair asks for)."""
+    ids: set[str] = set()
+    for record in event["Records"]:
+        try:
+            value = orjson.loads(record["body"])
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict) and drifted_fields(value):
+            invoice_id = value.get("invoice_id")
+            if isinstance(invoice_id, str) and INVOICE_ID.fullmatch(invoice_id):
+                ids.add(invoice_id)
+    return ids
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of a Lambda context object that handlers and Powertools read."""
+
+    function_name: str = "aos-ingest-sidecar"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:aos-ingest-sidecar"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/aos-ingest-sidecar"
+    log_stream_name: str = "2026/11/25/[$LATEST]bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Lambda's remaining time; the benchmark never runs into it."""
+        return 300_000
