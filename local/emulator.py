@@ -1,0 +1,216 @@
+"""Lambda event source mapping emulation: invoke, redeliver, dead-letter, checkpoint."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from local.events import EventFactory, StreamRecord
+from local.lambda_context import LambdaContext
+from local.pages import batches
+from local.summary import RunTotals
+
+RETRIES_EXHAUSTED = "retries_exhausted"
+
+
+class BatchReportLike(Protocol):
+    """What `handle_batch` returns: the Lambda response and per-outcome counts.
+
+    An item that an earlier delivery already finished counts under its first outcome;
+    an optional `duplicates` attribute says how many such items the batch held.
+    """
+
+    @property
+    def counts(self) -> Mapping[str, int]:
+        """Outcome counts of the invocation (clean, repaired, ..., failed)."""
+
+    def lambda_response(self) -> Mapping[str, Any]:
+        """`{"batchItemFailures": [{"itemIdentifier": ...}, ...]}`."""
+
+
+class SidecarLike(Protocol):
+    """The two sidecar operations the event source mapping needs."""
+
+    def handle_batch(self, event: dict[str, Any], context: Any) -> BatchReportLike:
+        """Process one event; items that cannot be finished now come back as failures."""
+
+    def dead_letter(self, items: Sequence[tuple[str, bytes]], reason: str, error: str) -> None:
+        """Push `(item_id, raw)` pairs to the dead-letter stream, idempotently."""
+
+
+class CheckpointStore(Protocol):
+    """Where the next cursor is kept."""
+
+    def save(self, cursor: int) -> None:
+        """Store the next cursor to read."""
+
+
+class RunAborted(Exception):
+    """A batch could not be accounted for; the checkpoint stays before it."""
+
+
+@dataclass(frozen=True)
+class EmulatorSettings:
+    """How batches are delivered and redelivered."""
+
+    batch_size: int = 100
+    max_attempts: int = 3
+    retry_backoff_seconds: float = 0.2
+    max_backoff_seconds: float = 5.0
+    invocation_timeout_ms: int = 30_000
+
+    def backoff(self, attempt: int) -> float:
+        """Pause before redelivering after delivery number `attempt` failed."""
+        return float(min(self.max_backoff_seconds, self.retry_backoff_seconds * 2 ** (attempt - 1)))
+
+
+def _failed_ids(response: Mapping[str, Any], delivered: set[str]) -> set[str] | None:
+    """The ids reported as failed, or None when the response is invalid (whole batch fails)."""
+    failures = response.get("batchItemFailures", [])
+    if not isinstance(failures, list):
+        return None
+    ids = set()
+    for failure in failures:
+        item_id = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not isinstance(item_id, str) or item_id not in delivered:
+            return None
+        ids.add(item_id)
+    return ids
+
+
+class Emulator:
+    """Feeds records to the sidecar the way Lambda's event source mapping does.
+
+    Each batch is delivered; items listed in `batchItemFailures` are delivered again
+    after a pause, up to `max_attempts` deliveries in all, then dead-lettered with
+    reason `retries_exhausted`. Only then is the batch accounted for and the cursor
+    after it checkpointed, so a run killed at any point restarts without a gap, and the
+    sidecar's idempotency makes the replayed batch harmless. An invocation that raises,
+    or answers ids it was not given, fails the whole batch, as in Lambda.
+    """
+
+    def __init__(
+        self,
+        sidecar: SidecarLike,
+        events: EventFactory,
+        checkpoints: CheckpointStore,
+        *,
+        settings: EmulatorSettings,
+        stop: threading.Event | None = None,
+        on_batch: Callable[[RunTotals], None] | None = None,
+        warn: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self._sidecar = sidecar
+        self._events = events
+        self._checkpoints = checkpoints
+        self._settings = settings
+        self._stop = stop or threading.Event()
+        self._on_batch = on_batch
+        self._warn = warn
+        self._sleep = sleep
+        self._now_ms = now_ms
+
+    def run(self, records: Iterable[StreamRecord], totals: RunTotals) -> RunTotals:
+        """Process `records` batch by batch into `totals` until they end or a stop is requested.
+
+        `totals` holds only fully accounted batches; if an exception escapes, the batch in
+        flight is left out of it (and of the checkpoint).
+        """
+        for batch in batches(records, self._settings.batch_size):
+            if self._stop.is_set():
+                break
+            try:
+                batch_totals = self._process(batch)
+            except BaseException:
+                totals.abandoned = len(batch)
+                raise
+            self._merge(totals, batch_totals, len(batch))
+            next_cursor = batch[-1].sequence + 1
+            self._checkpoints.save(next_cursor)
+            totals.next_cursor = next_cursor
+            if self._on_batch is not None:
+                self._on_batch(totals)
+        return totals
+
+    @staticmethod
+    def _merge(totals: RunTotals, batch: RunTotals, size: int) -> None:
+        totals.read += size
+        totals.batches += 1
+        for name in (
+            "clean",
+            "repaired",
+            "malformed",
+            "unrepairable",
+            "retries_exhausted",
+            "retries",
+            "already_processed",
+            "invocations",
+            "failed_invocations",
+        ):
+            setattr(totals, name, getattr(totals, name) + getattr(batch, name))
+
+    def _process(self, batch: list[StreamRecord]) -> RunTotals:
+        counts = RunTotals()
+        pending = [(self._events.item_id(record.sequence), record) for record in batch]
+        attempt = 1
+        while True:
+            failed, reason = self._deliver(pending, attempt, counts)
+            if not failed:
+                return counts
+            if attempt >= self._settings.max_attempts:
+                self._dead_letter(failed, attempt, reason)
+                counts.retries_exhausted += len(failed)
+                return counts
+            counts.retries += len(failed)
+            self._sleep(self._settings.backoff(attempt))
+            pending = failed
+            attempt += 1
+
+    def _deliver(
+        self, pending: list[tuple[str, StreamRecord]], attempt: int, counts: RunTotals
+    ) -> tuple[list[tuple[str, StreamRecord]], str]:
+        event = self._events.build(
+            [record for _, record in pending], attempt=attempt, now_ms=self._now_ms()
+        )
+        context = LambdaContext(timeout_ms=self._settings.invocation_timeout_ms)
+        counts.invocations += 1
+        try:
+            report = self._sidecar.handle_batch(event, context)
+            response = report.lambda_response()
+        except Exception as exc:  # Lambda turns any handler error into a failed batch
+            counts.failed_invocations += 1
+            reason = f"handler raised {type(exc).__name__}: {exc}"
+            self._report(f"delivery {attempt} of {len(pending)} records failed: {reason}")
+            return pending, reason
+        failed_ids = _failed_ids(response, {item_id for item_id, _ in pending})
+        if failed_ids is None:
+            counts.failed_invocations += 1
+            reason = "handler answered invalid batchItemFailures"
+            self._report(f"delivery {attempt} of {len(pending)} records failed: {reason}")
+            return pending, reason
+        counts.add_outcomes(report.counts)
+        counts.already_processed += int(getattr(report, "duplicates", 0))
+        failed = [(item_id, record) for item_id, record in pending if item_id in failed_ids]
+        return failed, "listed in batchItemFailures"
+
+    def _dead_letter(
+        self, failed: list[tuple[str, StreamRecord]], attempts: int, reason: str
+    ) -> None:
+        error = f"not processed after {attempts} deliveries (last: {reason})"
+        items = [(item_id, record.raw()) for item_id, record in failed]
+        try:
+            self._sidecar.dead_letter(items, RETRIES_EXHAUSTED, error)
+        except Exception as exc:
+            raise RunAborted(
+                f"cannot dead-letter {len(items)} records after {attempts} deliveries:"
+                f" {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _report(self, message: str) -> None:
+        if self._warn is not None:
+            self._warn(message)

@@ -1,0 +1,119 @@
+"""SQS- and Kinesis-shaped Lambda events built from farm stream records, with deterministic ids."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+EventSource = Literal["sqs", "kinesis"]
+
+REGION = "us-east-1"
+ACCOUNT = "000000000000"
+QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:aos-toxic-stream"
+KINESIS_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/aos-toxic-stream"
+SHARD_ID = "shardId-000000000000"
+_MAX_SEQUENCE = 16**12
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    """One record of the farm's toxic stream: its position and its raw text."""
+
+    sequence: int
+    data: str
+
+    def raw(self) -> bytes:
+        """The record's bytes as a trigger would carry them (lone surrogates kept, not fixed)."""
+        return self.data.encode("utf-8", "surrogatepass")
+
+
+def _run_digest(seed: int, chaos: bool) -> str:
+    return hashlib.sha256(f"aos-runner:{seed}:{int(chaos)}".encode()).hexdigest()
+
+
+class EventFactory:
+    """Builds trigger events whose item ids depend only on (seed, chaos, sequence).
+
+    A restarted run therefore delivers the same ids again, and the sidecar's idempotency
+    keeps a replayed record out of the streams.
+    """
+
+    def __init__(self, source: EventSource, *, seed: int, chaos: bool) -> None:
+        if source not in ("sqs", "kinesis"):
+            raise ValueError(f"unknown event source {source!r}")
+        if seed < 0:
+            raise ValueError("seed must be >= 0")
+        self.source: EventSource = source
+        digest = _run_digest(seed, chaos)
+        self._uuid_prefix = f"{digest[0:8]}-{digest[8:12]}-4{digest[13:16]}-8{digest[17:20]}-"
+        self._kinesis_prefix = f"49{int(digest[20:40], 16) % 10**18:018d}{int(chaos)}"
+
+    def item_id(self, sequence: int) -> str:
+        """The trigger's id for the record at `sequence` (messageId or sequenceNumber)."""
+        if not 0 <= sequence < _MAX_SEQUENCE:
+            raise ValueError(f"sequence {sequence} out of range")
+        if self.source == "sqs":
+            return f"{self._uuid_prefix}{sequence:012x}"
+        return f"{self._kinesis_prefix}{sequence:020d}"
+
+    def build(
+        self, records: Sequence[StreamRecord], *, attempt: int, now_ms: int
+    ) -> dict[str, Any]:
+        """An event carrying `records`; `attempt` is the delivery number (1 = first)."""
+        if self.source == "sqs":
+            return self._sqs(records, attempt=attempt, now_ms=now_ms)
+        return self._kinesis(records, now_ms=now_ms)
+
+    def _sqs(self, records: Sequence[StreamRecord], *, attempt: int, now_ms: int) -> dict[str, Any]:
+        sent = str(now_ms)
+        receive_count = str(attempt)
+        items = []
+        for record in records:
+            message_id = self.item_id(record.sequence)
+            items.append(
+                {
+                    "messageId": message_id,
+                    "receiptHandle": f"local-{message_id}-{attempt}",
+                    "body": record.data,
+                    "attributes": {
+                        "ApproximateReceiveCount": receive_count,
+                        "SentTimestamp": sent,
+                        "SenderId": ACCOUNT,
+                        "ApproximateFirstReceiveTimestamp": sent,
+                    },
+                    "messageAttributes": {},
+                    "md5OfBody": hashlib.md5(record.raw(), usedforsecurity=False).hexdigest(),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": QUEUE_ARN,
+                    "awsRegion": REGION,
+                }
+            )
+        return {"Records": items}
+
+    def _kinesis(self, records: Sequence[StreamRecord], *, now_ms: int) -> dict[str, Any]:
+        arrival = now_ms / 1000
+        items = []
+        for record in records:
+            sequence_number = self.item_id(record.sequence)
+            items.append(
+                {
+                    "kinesis": {
+                        "kinesisSchemaVersion": "1.0",
+                        "partitionKey": f"partition-{record.sequence % 16}",
+                        "sequenceNumber": sequence_number,
+                        "data": base64.b64encode(record.raw()).decode("ascii"),
+                        "approximateArrivalTimestamp": arrival,
+                    },
+                    "eventSource": "aws:kinesis",
+                    "eventVersion": "1.0",
+                    "eventID": f"{SHARD_ID}:{sequence_number}",
+                    "eventName": "aws:kinesis:record",
+                    "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/aos-sidecar-local",
+                    "awsRegion": REGION,
+                    "eventSourceARN": KINESIS_ARN,
+                }
+            )
+        return {"Records": items}
