@@ -33,11 +33,12 @@ _JSON = {"Content-Type": "application/json"}
 View = Callable[..., Response]
 
 
-def create_app(config: FarmConfig) -> Chalice:
-    """The farm as a Chalice app for `config` (tests build one per configuration)."""
+def create_app(config: FarmConfig, *, faults: FaultInjector | None = None) -> Chalice:
+    """The farm as a Chalice app for `config`; `faults` defaults to the configured injector."""
     app = Chalice(app_name=APP_NAME)
     catalogue = Catalogue(config.catalogue_size)
-    faults = FaultInjector(config.sot_failure_rate, config.sot_latency_ms)
+    if faults is None:
+        faults = FaultInjector(config.sot_failure_rate, config.sot_latency_ms)
 
     @app.middleware("http")
     def guard(event: Request, get_response: Callable[[Request], Response]) -> Response:

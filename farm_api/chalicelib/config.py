@@ -11,6 +11,7 @@ DEFAULT_MALFORMED_RATE = 0.05
 DEFAULT_UNREPAIRABLE_SHARE = 0.05
 DEFAULT_CATALOGUE_SIZE = 1_000_000
 MAX_CATALOGUE_SIZE = 100_000_000_000
+MAX_LATENCY_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,8 @@ class FarmConfig:
             raise ValueError("drift_rate + malformed_rate must not exceed 1")
         if not 1 <= self.catalogue_size <= MAX_CATALOGUE_SIZE:
             raise ValueError(f"catalogue_size must be between 1 and {MAX_CATALOGUE_SIZE}")
-        if not 0 <= self.sot_latency_ms <= 60_000:
-            raise ValueError("sot_latency_ms must be between 0 and 60000")
+        if not 0 <= self.sot_latency_ms <= MAX_LATENCY_MS:
+            raise ValueError(f"sot_latency_ms must be between 0 and {MAX_LATENCY_MS}")
 
     def __repr__(self) -> str:
         token = "<set>" if self.api_token else None
@@ -53,10 +54,12 @@ class FarmConfig:
             unrepairable_share=_float(
                 environ, "FARM_UNREPAIRABLE_SHARE", DEFAULT_UNREPAIRABLE_SHARE
             ),
-            catalogue_size=_int(environ, "FARM_CATALOGUE_SIZE", DEFAULT_CATALOGUE_SIZE),
+            catalogue_size=_int(
+                environ, "FARM_CATALOGUE_SIZE", DEFAULT_CATALOGUE_SIZE, 1, MAX_CATALOGUE_SIZE
+            ),
             api_token=environ.get("FARM_API_TOKEN") or None,
             sot_failure_rate=_float(environ, "FARM_SOT_FAILURE_RATE", 0.0),
-            sot_latency_ms=_int(environ, "FARM_SOT_LATENCY_MS", 0),
+            sot_latency_ms=_int(environ, "FARM_SOT_LATENCY_MS", 0, 0, MAX_LATENCY_MS),
         )
 
 
@@ -78,10 +81,10 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+def _int(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = environ.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isascii() or not raw.isdigit():
-        raise ValueError(f"{name} must be a non-negative integer, got {raw!r}")
+    if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
+        raise ValueError(f"{name} must be an integer from {low} to {high}, got {raw!r}")
     return int(raw)

@@ -1,0 +1,78 @@
+"""Farm configuration from the environment, its validation, and the Chalice stages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from chalicelib.config import FarmConfig
+
+FARM_DIR = Path(__file__).resolve().parents[3] / "farm_api"
+
+
+def test_defaults() -> None:
+    config = FarmConfig.from_env({})
+    assert config == FarmConfig()
+    assert (config.drift_rate, config.malformed_rate, config.unrepairable_share) == (
+        0.15,
+        0.05,
+        0.05,
+    )
+    assert config.catalogue_size == 1_000_000
+    assert config.api_token is None
+    assert (config.sot_failure_rate, config.sot_latency_ms) == (0.0, 0)
+
+
+def test_environment_overrides() -> None:
+    config = FarmConfig.from_env(
+        {
+            "FARM_DRIFT_RATE": "0.3",
+            "FARM_MALFORMED_RATE": "0.1",
+            "FARM_UNREPAIRABLE_SHARE": "0.5",
+            "FARM_CATALOGUE_SIZE": "5000",
+            "FARM_API_TOKEN": "s3cret",
+            "FARM_SOT_FAILURE_RATE": "0.25",
+            "FARM_SOT_LATENCY_MS": "120",
+        }
+    )
+    assert config == FarmConfig(0.3, 0.1, 0.5, 5000, "s3cret", 0.25, 120)
+
+
+def test_empty_token_means_no_token() -> None:
+    assert FarmConfig.from_env({"FARM_API_TOKEN": ""}).api_token is None
+
+
+def test_repr_does_not_show_the_token() -> None:
+    assert "s3cret" not in repr(FarmConfig(api_token="s3cret"))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("FARM_DRIFT_RATE", "abc"),
+        ("FARM_DRIFT_RATE", "1.5"),
+        ("FARM_MALFORMED_RATE", "nan"),
+        ("FARM_SOT_FAILURE_RATE", "-0.5"),
+        ("FARM_CATALOGUE_SIZE", "0"),
+        ("FARM_CATALOGUE_SIZE", "1e6"),
+        ("FARM_SOT_LATENCY_MS", "-5"),
+        ("FARM_SOT_LATENCY_MS", "999999"),
+    ],
+)
+def test_invalid_values_raise_a_clear_error(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        FarmConfig.from_env({name: value})
+
+
+def test_rates_past_one_are_rejected() -> None:
+    with pytest.raises(ValueError, match="must not exceed 1"):
+        FarmConfig.from_env({"FARM_DRIFT_RATE": "0.7", "FARM_MALFORMED_RATE": "0.6"})
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_stages_carry_valid_rates_and_no_token(stage: str) -> None:
+    chalice_config = json.loads((FARM_DIR / ".chalice" / "config.json").read_text())
+    env = chalice_config["stages"][stage]["environment_variables"]
+    assert "FARM_API_TOKEN" not in env
+    assert FarmConfig.from_env(env) == FarmConfig()
