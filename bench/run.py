@@ -83,9 +83,8 @@ def sidecar_builder(redis_url: str) -> Builder:
     """Build `IngestSidecar.handle_batch` through the composition root, with counted Redis."""
 
     def build(farm_url: str, keys: BenchKeys) -> tuple[Handle, RoundTripCounter]:
-        from sidecar_fn.wiring import build_sidecar
-
         from sidecar_fn.settings import Settings
+        from sidecar_fn.wiring import build_sidecar
 
         settings = Settings.from_env({"REDIS_URL": redis_url, "FARM_URL": farm_url, **keys.env()})
         client, counter = counting_redis(redis_url)
@@ -130,7 +129,7 @@ class CountPass:
     sot: list[int] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
     round_trips: list[int] = field(default_factory=list)
-    counts: Counter[str] = field(default_factory=Counter)
+    counts: dict[str, int] = field(default_factory=dict)
     commands: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -170,7 +169,9 @@ def count_pass(
             result.sot.append(proxy.counts().sot_requests)
             result.round_trips.append(counter.round_trips - trips)
             counts, _ = outcome_of(report)
-            result.counts.update(counts)
+            for outcome, number in counts.items():
+                if number:
+                    result.counts[outcome] = result.counts.get(outcome, 0) + number
         result.commands = commandstats_delta(before, commandstats(admin))
         result.commands.pop("info", None)
     finally:
@@ -382,8 +383,7 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
                     f"per-record {kind}", reference, proxy, admin, warm, texts
                 )
         meta["outcomes_agree"] = {
-            kind: dict(passes[f"sidecar {kind}"].counts)
-            == dict(passes[f"per-record {kind}"].counts)
+            kind: passes[f"sidecar {kind}"].counts == passes[f"per-record {kind}"].counts
             for kind in ("mixed", "clean")
         }
         meta["counting_passes"] = {name: asdict(p) for name, p in passes.items()}
