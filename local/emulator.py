@@ -155,11 +155,21 @@ class Emulator:
             setattr(totals, name, getattr(totals, name) + getattr(batch, name))
 
     def _process(self, batch: list[StreamRecord]) -> RunTotals:
+        """Deliver one batch until every record has an outcome.
+
+        Records the streams already held (a replay after a restart) are the duplicates of
+        the first delivery that answered; duplicates in a later delivery were written by an
+        earlier delivery of this same batch, whose answer was rejected.
+        """
         counts = RunTotals()
         pending = [(self._events.item_id(record.sequence), record) for record in batch]
         attempt = 1
+        replays_known = False
         while True:
-            failed, reason = self._deliver(pending, attempt, counts)
+            failed, reason, duplicates = self._deliver(pending, attempt, counts)
+            if duplicates is not None and not replays_known:
+                counts.already_processed = duplicates
+                replays_known = True
             if not failed:
                 return counts
             if attempt >= self._settings.max_attempts:
@@ -173,7 +183,7 @@ class Emulator:
 
     def _deliver(
         self, pending: list[tuple[str, StreamRecord]], attempt: int, counts: RunTotals
-    ) -> tuple[list[tuple[str, StreamRecord]], str]:
+    ) -> tuple[list[tuple[str, StreamRecord]], str, int | None]:
         event = self._events.build(
             [record for _, record in pending], attempt=attempt, now_ms=self._now_ms()
         )
@@ -186,17 +196,17 @@ class Emulator:
             counts.failed_invocations += 1
             reason = f"handler raised {type(exc).__name__}: {exc}"
             self._report(f"delivery {attempt} of {len(pending)} records failed: {reason}")
-            return pending, reason
+            return pending, reason, None
+        duplicates = int(getattr(report, "duplicates", 0))
         failed_ids = _failed_ids(response, {item_id for item_id, _ in pending})
         if failed_ids is None:
             counts.failed_invocations += 1
             reason = "handler answered invalid batchItemFailures"
             self._report(f"delivery {attempt} of {len(pending)} records failed: {reason}")
-            return pending, reason
+            return pending, reason, duplicates
         counts.add_outcomes(report.counts)
-        counts.already_processed += int(getattr(report, "duplicates", 0))
         failed = [(item_id, record) for item_id, record in pending if item_id in failed_ids]
-        return failed, "listed in batchItemFailures"
+        return failed, "listed in batchItemFailures", duplicates
 
     def _dead_letter(
         self, failed: list[tuple[str, StreamRecord]], attempts: int, reason: str
