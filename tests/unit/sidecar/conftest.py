@@ -1,0 +1,55 @@
+"""Fixtures for the sidecar unit tests: fakes for every port, an embedded fakeredis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import fakeredis
+import pytest
+
+from sidecar_fn.settings import Settings
+from sidecar_fn.sidecar import IngestSidecar
+from sidecar_fn.wiring import build_sidecar
+
+from .fakes import CapturedLogger, FakeSource, RecordingMetrics
+
+
+@pytest.fixture
+def fake_redis() -> Iterator[fakeredis.FakeRedis]:
+    """A private in-memory Redis (with Lua scripting)."""
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def source() -> FakeSource:
+    return FakeSource()
+
+
+@pytest.fixture
+def metrics() -> RecordingMetrics:
+    return RecordingMetrics()
+
+
+@pytest.fixture
+def captured() -> CapturedLogger:
+    return CapturedLogger()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(source_id="unit-src", stream="unit:main", dlq_stream="unit:dlq")
+
+
+@pytest.fixture
+def sidecar(
+    settings: Settings,
+    fake_redis: fakeredis.FakeRedis,
+    source: FakeSource,
+    metrics: RecordingMetrics,
+    captured: CapturedLogger,
+) -> IngestSidecar:
+    return build_sidecar(
+        settings, redis_client=fake_redis, source=source, metrics=metrics, logger=captured.logger
+    )

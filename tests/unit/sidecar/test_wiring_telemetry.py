@@ -1,0 +1,80 @@
+"""Composition root, handler caching, EMF metrics output (no sockets)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from redis.connection import SSLConnection
+
+from sidecar_fn import handler as handler_module
+from sidecar_fn.settings import Settings
+from sidecar_fn.source_http import HttpSourceOfTruth
+from sidecar_fn.telemetry import EmfMetrics
+from sidecar_fn.wiring import build_redis_client, build_sidecar
+
+
+def values(emf_value: object) -> list[object]:
+    return emf_value if isinstance(emf_value, list) else [emf_value]
+
+
+def test_build_sidecar_makes_real_clients_without_connecting() -> None:
+    sidecar = build_sidecar(Settings(source_id="w"))
+    assert sidecar.source_id == "w"
+    assert isinstance(sidecar.source, HttpSourceOfTruth)
+    sidecar.source.close()
+
+
+def test_rediss_url_builds_a_tls_client() -> None:
+    client = build_redis_client(Settings(redis_url="rediss://cache.example:6380/0"))
+    assert client.connection_pool.connection_class is SSLConnection
+    plain = build_redis_client(Settings())
+    assert plain.connection_pool.connection_class is not SSLConnection
+
+
+def test_handler_builds_once_per_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AOS_SOURCE_ID", "cold-start-src")
+    handler_module.current_sidecar.cache_clear()
+    try:
+        first = handler_module.current_sidecar()
+        assert first.source_id == "cold-start-src"
+        monkeypatch.setenv("AOS_SOURCE_ID", "changed")
+        assert handler_module.current_sidecar() is first
+    finally:
+        handler_module.current_sidecar.cache_clear()
+
+
+def test_handler_answers_empty_batch_without_io(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    handler_module.current_sidecar.cache_clear()
+    try:
+        assert handler_module.handler({"Records": []}, None) == {"batchItemFailures": []}
+    finally:
+        handler_module.current_sidecar.cache_clear()
+
+
+def test_emf_metrics_prints_one_document_per_batch(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
+    metrics = EmfMetrics(namespace="AOS/Test", service="svc")
+    metrics.publish({"clean": 3, "repaired": 1})
+    metrics.publish({"clean": 2, "repaired": 0})
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 2
+    first = lines[0]
+    assert values(first["clean"]) == [3]
+    assert values(first["repaired"]) == [1]
+    directive = first["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "AOS/Test"
+    assert {m["Name"] for m in directive["Metrics"]} == {"clean", "repaired"}
+    assert values(lines[1]["clean"]) == [2]
+
+
+def test_emf_metrics_respect_powertools_switch(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    EmfMetrics(namespace="AOS/Test", service="svc").publish({"clean": 1})
+    assert capsys.readouterr().out == ""
