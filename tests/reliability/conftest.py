@@ -16,6 +16,7 @@ from .evil_sot import EvilSourceOfTruth, RecordingServer, loopback_alias_availab
 from .redis_server import PrivateRedis
 
 SidecarFactory = Callable[..., Any]
+FAST_RECOVERY = {"AOS_SOT_BREAKER_RESET_SECONDS": "0.2", "AOS_SOT_BACKOFF_SECONDS": "0.01"}
 
 
 def require(module: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,15 +43,17 @@ def redeliver_failed(
     failed: Sequence[str],
     *,
     rounds: int = 5,
+    pause_s: float = 0.25,
     kinesis: bool = False,
     budget_ms: int = 30_000,
 ) -> list[str]:
-    """Redeliver the failed items (as SQS does) until none fail or `rounds` run out."""
+    """Redeliver the failed items (as SQS does, after a pause) until none fail or rounds run out."""
     by_id = dict(items)
     pending = list(failed)
     for _ in range(rounds):
         if not pending:
             break
+        time.sleep(pause_s)
         retry = [(item_id, by_id[item_id]) for item_id in pending]
         pending = deliver(sidecar, retry, kinesis=kinesis, budget_ms=budget_ms).failed
     return pending

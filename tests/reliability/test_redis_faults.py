@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from .batches import mixed_items
-from .conftest import SidecarFactory
+from .conftest import FAST_RECOVERY, SidecarFactory
 from .delivery import deliver, redeliver_failed
 from .evil_sot import EvilSourceOfTruth
 from .ledger import check_ledger, read_ledger
@@ -25,7 +25,9 @@ def test_redis_refusing_connections_fails_every_item_back_then_delivers_once(
     unique_keys: dict[str, str],
 ) -> None:
     server = PrivateRedis(tmp_path)
-    sidecar = make_sidecar({**unique_keys, "REDIS_URL": server.url, "FARM_URL": evil_sot.url})
+    sidecar = make_sidecar(
+        {**unique_keys, **FAST_RECOVERY, "REDIS_URL": server.url, "FARM_URL": evil_sot.url}
+    )
     first = deliver(sidecar, ITEMS, budget_ms=5_000)
     assert sorted(first.failed) == sorted(item_id for item_id, _ in ITEMS)
     assert first.counts["failed"] == len(ITEMS)
@@ -49,7 +51,7 @@ def test_redis_lost_between_batches_and_restarted_with_aof(
     make_sidecar: SidecarFactory,
     unique_keys: dict[str, str],
 ) -> None:
-    env = {**unique_keys, "REDIS_URL": private_redis.url, "FARM_URL": evil_sot.url}
+    env = {**unique_keys, **FAST_RECOVERY, "REDIS_URL": private_redis.url, "FARM_URL": evil_sot.url}
     sidecar = make_sidecar(env)
     batches = [ITEMS[:20], ITEMS[20:35], ITEMS[35:]]
     assert deliver(sidecar, batches[0]).failed == []
