@@ -17,6 +17,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from local.events import StreamRecord
+from local.farm_server import FarmStartError, start_farm
 from local.farm_stream import FarmError, FarmStream
 from local.pages import FetchPage, RetryingFetch, read_records
 
@@ -211,8 +212,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         farm_server = None
         farm_url = args.farm_url
         if farm_url is None:
-            from local.farm_server import start_farm
-
             farm_server = start_farm()
             farm_url = farm_server.url
         stream = FarmStream(
@@ -233,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream.close()
             if farm_server is not None:
                 farm_server.close()
-    except (FarmError, BotoCoreError, ClientError, OSError) as exc:
+    except (FarmError, FarmStartError, BotoCoreError, ClientError, OSError) as exc:
         print(f"publish_to_sqs: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
