@@ -119,7 +119,7 @@ def expected_outcome(raw: bytes, sot: SourceOfTruth = pristine_invoice) -> str:
     """What the contract says happens to a well-behaved test record."""
     try:
         record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return "malformed"
     if not isinstance(record, dict):
         return "malformed"
