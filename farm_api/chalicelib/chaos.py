@@ -7,7 +7,7 @@ page can be fetched again, split differently or generated out of order and is id
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -46,8 +46,7 @@ class ChaosRates:
     unrepairable_share: float
 
 
-@dataclass(frozen=True, slots=True)
-class StreamRecord:
+class StreamRecord(NamedTuple):
     """One record of the stream, with the ground truth about what it is.
 
     Only `sequence` and `data` go over the wire; `kind`, `invoice_id` (the id the data
