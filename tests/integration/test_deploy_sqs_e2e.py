@@ -15,6 +15,7 @@ from moto import mock_aws
 from local import publish_to_sqs
 from local.farm_server import FarmServer, start_farm
 from local.sqs_source import run_sqs_source
+from sidecar_fn.secrets import clear_cache as clear_token_cache
 from sidecar_fn.settings import Settings
 from sidecar_fn.sidecar import IngestSidecar
 from sidecar_fn.wiring import build_sidecar
@@ -234,7 +235,7 @@ def test_messages_the_sidecar_cannot_finish_end_in_the_dead_letter_queue(
     farm: FarmServer,
 ) -> None:
     url, dlq_url = make_queue(sqs, visibility_timeout=0, max_receive_count=2)
-    drifted = json.dumps({"invoice_id": "INV-000000000042", "total_amount": 10, "status": "PAID"})
+    drifted = json.dumps({"invoice_id": "INV-42", "total_amount": 10, "status": "PAID"})
     clean = farm_records(farm.url, count=3, seed=5, chaos=False)
     sqs.send_message_batch(
         QueueUrl=url,
@@ -259,3 +260,41 @@ def test_messages_the_sidecar_cannot_finish_end_in_the_dead_letter_queue(
     assert redis_client.xlen(keyspace.stream) == 3
     assert redis_client.xlen(keyspace.dlq_stream) == 0
     assert totals["clean"] == 3
+
+
+def test_token_secret_as_the_template_stores_it_authorises_repairs(
+    sqs: Any,
+    redis_url: str,
+    redis_client: redis.Redis,
+    keyspace: KeySpace,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    token = "Zq8vW2mK4pX9tR7nB3cY6hL1dF5gJ0sA8eU2iO4kM7wQ9zT3"
+    secret_arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="aos-sidecar/farm-api-token", SecretString=token
+    )["ARN"]
+    url, _ = make_queue(sqs, visibility_timeout=30)
+    drifted = json.dumps({"invoice_id": "INV-42", "total_amount": 10, "status": "PAID"})
+    sqs.send_message(QueueUrl=url, MessageBody=drifted)
+    with start_farm(env={"FARM_API_TOKEN": token}) as secured_farm:
+        unauthorised = httpx.get(f"{secured_farm.url}/api/source/salesforce/invoice/INV-1")
+        assert unauthorised.status_code == 401
+        env = {
+            "REDIS_URL": redis_url,
+            "FARM_URL": secured_farm.url,
+            "FARM_API_TOKEN_SECRET_ARN": secret_arn,
+            **keyspace.env(),
+        }
+        try:
+            sidecar = build_sidecar(Settings.from_env(env))
+            totals = run_sqs_source(url, sidecar, sqs_client=sqs, wait_seconds=0)
+        finally:
+            clear_token_cache()
+
+    assert totals["repaired"] == 1
+    assert totals["deleted"] == 1
+    ((_, fields),) = redis_client.xrange(keyspace.stream)
+    meta = json.loads(fields[b"envelope"])["meta"]
+    assert "vendor_id" in meta["repaired_fields"]
+    captured = capfd.readouterr()
+    assert token not in captured.out + captured.err
