@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -19,11 +21,26 @@ def checkpoint_key(source_id: str) -> str:
 
 
 class Checkpoints:
-    """The next stream cursor of one source, stored as a plain integer."""
+    """The next stream cursor of one source, stored as a plain integer.
 
-    def __init__(self, client: redis.Redis, source_id: str) -> None:
+    A failed write is retried `retries` times with doubling pauses, so that a Redis
+    restart mid-run does not stop the run.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        source_id: str,
+        *,
+        retries: int = 4,
+        backoff_seconds: float = 0.25,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._client = client
         self.key = checkpoint_key(source_id)
+        self._retries = retries
+        self._backoff = backoff_seconds
+        self._sleep = sleep
 
     def load(self) -> int | None:
         """The stored cursor, or None when the source has never been checkpointed."""
@@ -40,10 +57,14 @@ class Checkpoints:
 
     def save(self, cursor: int) -> None:
         """Store `cursor` as the next record to read."""
-        try:
-            self._client.set(self.key, str(cursor))
-        except redis.RedisError as exc:
-            raise RedisStateError(f"cannot write checkpoint {self.key}: {exc}") from exc
+        for attempt in range(self._retries + 1):
+            try:
+                self._client.set(self.key, str(cursor))
+                return
+            except redis.RedisError as exc:
+                if attempt == self._retries:
+                    raise RedisStateError(f"cannot write checkpoint {self.key}: {exc}") from exc
+                self._sleep(self._backoff * 2**attempt)
 
 
 def entries_added(client: redis.Redis, stream: str) -> int:

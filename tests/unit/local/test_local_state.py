@@ -40,7 +40,21 @@ def test_redis_errors_become_one_project_error() -> None:
     server.connected = False
     with pytest.raises(RedisStateError, match="cannot read checkpoint"):
         Checkpoints(client, "src").load()
+    sleeps: list[float] = []
     with pytest.raises(RedisStateError, match="cannot write checkpoint"):
-        Checkpoints(client, "src").save(1)
+        Checkpoints(client, "src", retries=2, sleep=sleeps.append).save(1)
+    assert sleeps == [0.25, 0.5]
     with pytest.raises(RedisStateError, match="cannot read stream"):
         entries_added(client, "s")
+
+
+def test_a_checkpoint_write_survives_a_short_redis_outage() -> None:
+    server = fakeredis.FakeServer()
+    client = fakeredis.FakeRedis(server=server)
+    server.connected = False
+
+    def back_up(_seconds: float) -> None:
+        server.connected = True
+
+    Checkpoints(client, "src", sleep=back_up).save(42)
+    assert client.get("aos:checkpoint:src") == b"42"
