@@ -20,7 +20,7 @@ MAX_CURSOR = 2**53 - 1 - MAX_LIMIT
 MAX_SEED = 2**63 - 1
 STREAM_PARAMS = frozenset({"chaos", "cursor", "limit", "seed", "drift_rate", "malformed_rate"})
 _DIGITS = re.compile(r"[0-9]{1,19}")
-_DECIMAL = re.compile(r"[0-9]{1,3}(?:\.[0-9]{0,12})?|\.[0-9]{1,12}")
+_DECIMAL = re.compile(r"(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})(?:[eE][-+]?[0-9]{1,3})?")
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 
@@ -112,5 +112,5 @@ def _rate(params: QueryParams, name: str, default: float) -> float:
     if raw is None:
         return default
     if _DECIMAL.fullmatch(raw) is None or not 0.0 <= float(raw) <= 1.0:
-        raise invalid_parameter(f"'{name}' must be a decimal number from 0 to 1")
+        raise invalid_parameter(f"'{name}' must be a number from 0 to 1")
     return float(raw)

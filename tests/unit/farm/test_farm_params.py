@@ -38,6 +38,8 @@ def test_stream_parameters_are_read() -> None:
     assert (parsed.chaos, parsed.cursor, parsed.limit, parsed.seed) == (True, 2000, 1000, 42)
     assert (parsed.rates.drift_rate, parsed.rates.malformed_rate) == (0.5, 0.25)
     assert parse_stream_query(query(chaos="0", drift_rate="1", malformed_rate="0"), CONFIG)
+    tiny = parse_stream_query(query(drift_rate="1e-05", malformed_rate="2.5E-1"), CONFIG)
+    assert (tiny.rates.drift_rate, tiny.rates.malformed_rate) == (1e-05, 0.25)
 
 
 @pytest.mark.parametrize(
@@ -65,7 +67,9 @@ def test_stream_parameters_are_read() -> None:
         ("drift_rate", "-0.1"),
         ("drift_rate", "nan"),
         ("drift_rate", "inf"),
-        ("malformed_rate", "1e-1"),
+        ("malformed_rate", "1e1"),
+        ("malformed_rate", "1_0"),
+        ("malformed_rate", " 0.1"),
         ("malformed_rate", "0.5.5"),
         ("limt", "5"),
     ],
