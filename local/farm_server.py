@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import http.client
 import logging
@@ -75,6 +76,29 @@ def start_farm(*, env: Mapping[str, str] | None = None, port: int = 0) -> FarmSe
     return _start_subprocess(env, port)
 
 
+class _OpenConnections:
+    """The sockets of the in-process server's live connections, so that close() ends them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.add(sock)
+
+    def discard(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
+
+    def shut_all(self) -> None:
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
 class _NoDelayRequestHandler(ChaliceRequestHandler):
     """Chalice's request handler with TCP_NODELAY and without a stderr line per request.
 
@@ -83,6 +107,27 @@ class _NoDelayRequestHandler(ChaliceRequestHandler):
     """
 
     disable_nagle_algorithm = True
+
+    def __init__(
+        self,
+        request: Any,
+        client_address: Any,
+        server: Any,
+        *,
+        app_object: Any,
+        config: Config,
+        connections: _OpenConnections,
+    ) -> None:
+        self._connections = connections
+        super().__init__(request, client_address, server, app_object, config)
+
+    def setup(self) -> None:
+        super().setup()
+        self._connections.add(self.connection)
+
+    def finish(self) -> None:
+        self._connections.discard(self.connection)
+        super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("farm %s - " + format, self.address_string(), *args)
@@ -101,9 +146,11 @@ def _start_in_process(port: int) -> FarmServer:
     except OSError as exc:
         raise FarmStartError(f"cannot listen on {HOST}:{port}: {exc}") from exc
     server = dev_server.server
+    connections = _OpenConnections()
     server.RequestHandlerClass = functools.partial(
-        _NoDelayRequestHandler, app_object=app, config=config
+        _NoDelayRequestHandler, app_object=app, config=config, connections=connections
     )
+    server.handle_error = _log_handler_error
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="farm", daemon=True
     )
@@ -113,6 +160,7 @@ def _start_in_process(port: int) -> FarmServer:
     def stop() -> None:
         server.shutdown()
         server.server_close()
+        connections.shut_all()
         thread.join(timeout=5)
 
     try:
@@ -121,6 +169,10 @@ def _start_in_process(port: int) -> FarmServer:
         stop()
         raise
     return FarmServer(url, stop)
+
+
+def _log_handler_error(request: Any, client_address: Any) -> None:
+    logger.debug("farm connection from %s ended with an error", client_address, exc_info=True)
 
 
 class _OutputTail:

@@ -130,6 +130,15 @@ def test_in_process_farm_answers_and_closes() -> None:
         client.get("/")
 
 
+def test_closing_the_in_process_farm_ends_open_keep_alive_connections() -> None:
+    farm = start_farm()
+    with http(farm) as client:
+        assert client.get("/").status_code == 200
+        farm.close()
+        with pytest.raises(httpx.TransportError):
+            client.get("/")
+
+
 def test_in_process_farm_reads_the_current_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FARM_API_TOKEN", TOKEN)
     with start_farm() as farm, http(farm) as client:
