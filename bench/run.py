@@ -75,6 +75,19 @@ QUICK = BenchConfig(
     runner_counts=(2_000, 20_000),
 )
 
+SMOKE = BenchConfig(
+    batch_size=50,
+    repeats=1,
+    batches_per_repeat=2,
+    reference_batches=1,
+    count_batches=2,
+    concurrency=2,
+    import_runs=1,
+    runner_counts=(100, 1_000),
+    chalice=False,
+    latency=False,
+)
+
 
 # --- building the code under test ---------------------------------------------------------
 
@@ -352,7 +365,11 @@ def _count_row(row: Row, counted: CountPass | None) -> None:
 def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dict[str, Any]]:
     """Run every enabled part of the benchmark and return its rows and metadata."""
     rows: list[Row] = []
-    meta: dict[str, Any] = {"config": asdict(config), "started": time.time()}
+    meta: dict[str, Any] = {
+        "config": asdict(config),
+        "started": time.time(),
+        "machine": machine_facts(),
+    }
     with ExitStack() as stack:
         redis_url = stack.enter_context(private_redis(os.environ.get("REDIS_URL")))
         admin = redis.Redis.from_url(redis_url)
@@ -458,7 +475,20 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
         if config.runner:
             rows += _runner_rows(config, redis_url, admin, log)
     meta["finished"] = time.time()
+    meta["load_average_end"] = os.getloadavg()
     return rows, meta
+
+
+def machine_facts() -> dict[str, Any]:
+    """What the numbers depend on: cores, load, interpreter, Redis parser."""
+    from redis.utils import HIREDIS_AVAILABLE
+
+    return {
+        "cpus": os.cpu_count(),
+        "load_average_start": os.getloadavg(),
+        "python": sys.version.split()[0],
+        "hiredis": HIREDIS_AVAILABLE,
+    }
 
 
 def _latency_rows(
@@ -557,6 +587,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namesp
     """The benchmark's command line."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short run (~30 s)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny run proving the harness works (no timing value)"
+    )
     parser.add_argument("--json-out", type=Path, help="also write the results as JSON")
     parser.add_argument("--repeats", type=int)
     parser.add_argument("--batches", type=int, help="batches per timed repeat")
@@ -567,7 +600,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namesp
     parser.add_argument("--no-runner", action="store_true")
     parser.add_argument("--no-cold-start", action="store_true")
     args = parser.parse_args(argv)
-    config = QUICK if args.quick else BenchConfig()
+    config = SMOKE if args.smoke else QUICK if args.quick else BenchConfig()
     overrides: dict[str, Any] = {
         "repeats": args.repeats,
         "batches_per_repeat": args.batches,
@@ -598,8 +631,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta["elapsed_seconds"] = time.perf_counter() - started
     print(render_table(rows))
     agree = meta.get("outcomes_agree", {})
-    print(f"\noutcomes agree with the per-record reference: {agree}")
-    print(f"bench took {meta['elapsed_seconds']:.0f} s")
+    passes = meta.get("counting_passes", {})
+    print()
+    for kind, same in agree.items():
+        counts = passes.get(f"sidecar {kind}", {}).get("counts", {})
+        verdict = "agree" if same else "DIFFER"
+        print(f"outcomes, {kind} counting pass: {counts} ({verdict} with the per-record reference)")
+    facts = meta["machine"]
+    print(
+        f"{facts['cpus']} CPUs, load average {facts['load_average_start'][0]:.2f} at start,"
+        f" {meta['load_average_end'][0]:.2f} at end; Python {facts['python']};"
+        f" hiredis {'on' if facts['hiredis'] else 'off'}; bench took"
+        f" {meta['elapsed_seconds']:.0f} s"
+    )
     if args.json_out:
         args.json_out.write_bytes(
             orjson.dumps(to_json(rows, meta), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
