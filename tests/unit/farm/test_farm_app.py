@@ -7,10 +7,15 @@ from typing import Any
 
 import orjson
 import pytest
+from app import create_app
 from chalice.test import Client
 from chalicelib.catalogue import pristine_invoice
+from chalicelib.chaos import ChaosRates, stream_page
 from chalicelib.config import FarmConfig
 from chalicelib.faults import FaultInjector
+from chalicelib.ids import is_valid_invoice_id
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ClientFactory = Callable[..., Client]
 
@@ -201,3 +206,56 @@ def test_unknown_routes_answer_json(client: Client) -> None:
     response = client.http.get("/api/nothing/here")
     assert response.status_code == 403
     assert orjson.loads(response.body) == {"message": "Missing Authentication Token"}
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=2**63 - 1),
+    st.integers(min_value=0, max_value=10**12),
+    st.integers(min_value=1, max_value=200),
+)
+def test_stream_route_serves_the_generated_page(seed: int, cursor: int, limit: int) -> None:
+    client = Client(create_app(FarmConfig()))
+    response = client.http.get(f"{STREAM}?chaos=true&seed={seed}&cursor={cursor}&limit={limit}")
+    config = FarmConfig()
+    rates = ChaosRates(config.drift_rate, config.malformed_rate, config.unrepairable_share)
+    assert response.body == stream_page(seed, True, cursor, limit, rates, config.catalogue_size)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(min_value=0, max_value=2**63 - 1), st.integers(min_value=0, max_value=10**9))
+def test_stream_objects_agree_with_the_batch_route_on_every_carried_field(
+    seed: int, cursor: int
+) -> None:
+    client = Client(create_app(FarmConfig()))
+    page = body(client.http.get(f"{STREAM}?chaos=true&seed={seed}&cursor={cursor}&limit=200"))
+    objects = []
+    for record in page["records"]:
+        try:
+            value = orjson.loads(record["data"])
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict) and isinstance(value.get("invoice_id"), str):
+            objects.append(value)
+    truths = body(client.http.get(INVOICES + ",".join(v["invoice_id"] for v in objects)))
+    assert len(truths) == len(objects)
+    for value, truth in zip(objects, truths, strict=True):
+        if truth is None:
+            continue
+        carried = {field: v for field, v in value.items() if v is not None}
+        assert carried == {field: truth[field] for field in carried}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        st.from_regex(r"INV-[0-9]{1,13}", fullmatch=True),
+        st.text(alphabet=st.characters(blacklist_characters="/?#;\t\r\n"), min_size=1),
+    )
+)
+def test_any_invoice_segment_answers_200_404_or_400_never_500(segment: str) -> None:
+    client = Client(create_app(FarmConfig()))
+    response = client.http.get(INVOICE + segment)
+    expected = {200, 404} if is_valid_invoice_id(segment) else {400}
+    assert response.status_code in expected
+    assert isinstance(orjson.loads(response.body), dict | list)
