@@ -8,7 +8,7 @@ import orjson
 import pytest
 from chalicelib.catalogue import STATUSES, VENDORS, Catalogue, pristine_invoice, pristine_json
 from chalicelib.errors import FarmError
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 FIELDS = {
@@ -25,6 +25,7 @@ FIELDS = {
 numbers = st.integers(min_value=1, max_value=999_999_999_999)
 
 
+@settings(deadline=None)
 @given(numbers)
 def test_pristine_invoice_is_complete_and_well_typed(number: int) -> None:
     invoice = pristine_invoice(number)
@@ -44,6 +45,7 @@ def test_pristine_invoice_is_complete_and_well_typed(number: int) -> None:
     assert issued <= modified.date()
 
 
+@settings(deadline=None)
 @given(numbers)
 def test_pristine_invoice_is_deterministic(number: int) -> None:
     assert pristine_invoice(number) == pristine_invoice(number)

@@ -43,6 +43,7 @@ def sample(seed: int = 0, count: int = 20_000, rates: ChaosRates = RATES) -> lis
     return [record_at(seed, True, sequence, rates, SIZE) for sequence in range(count)]
 
 
+@settings(deadline=None)
 @given(seeds, st.booleans(), sequences, shares, shares)
 def test_record_depends_only_on_its_arguments(
     seed: int, chaos: bool, sequence: int, drift: float, malformed: float
@@ -53,7 +54,7 @@ def test_record_depends_only_on_its_arguments(
     )
 
 
-@settings(max_examples=25)
+@settings(max_examples=25, deadline=None)
 @given(seeds, st.booleans(), st.integers(min_value=0, max_value=10**12), st.integers(1, 60))
 def test_pages_are_identical_bytes_and_independent_of_page_boundaries(
     seed: int, chaos: bool, cursor: int, split: int
@@ -78,6 +79,7 @@ def test_page_shape() -> None:
     assert all(isinstance(record["data"], str) for record in page["records"])
 
 
+@settings(deadline=None)
 @given(seeds, sequences)
 def test_without_chaos_every_record_is_the_pristine_invoice(seed: int, sequence: int) -> None:
     record = record_at(seed, False, sequence, RATES, SIZE)
@@ -86,6 +88,7 @@ def test_without_chaos_every_record_is_the_pristine_invoice(seed: int, sequence:
     assert orjson.loads(record.data) == pristine_invoice(number)
 
 
+@settings(deadline=None)
 @given(seeds, sequences, shares, shares)
 def test_every_object_equals_the_source_of_truth_on_every_field_it_carries(
     seed: int, sequence: int, drift: float, malformed: float
