@@ -45,10 +45,6 @@ class HashRandom:
         self._index += 1
         return value
 
-    def random(self) -> float:
-        """A float in [0, 1)."""
-        return (self._next() >> 11) / _TWO_POW_53
-
     def below(self, n: int) -> int:
         """An int in [0, n); n is at most a few billion, so modulo bias is negligible."""
         return self._next() % n
@@ -56,13 +52,3 @@ class HashRandom:
     def choice(self, items: Sequence[T]) -> T:
         """One item of a non-empty sequence."""
         return items[self._next() % len(items)]
-
-    def weighted(self, items: Sequence[tuple[T, float]]) -> T:
-        """One item of non-empty (item, relative weight) pairs, chosen by weight."""
-        total = sum(weight for _, weight in items)
-        point = self.random() * total
-        for item, weight in items:
-            point -= weight
-            if point < 0:
-                return item
-        return items[-1][0]
