@@ -21,4 +21,4 @@ build-SidecarFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R sidecar_fn "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)/sidecar_fn" -name __pycache__ -type d -prune -exec rm -rf {} +
-	$(PIP) install --quiet --upgrade $(LAMBDA_PIP_FLAGS) -r sidecar_fn/requirements.txt -t "$(ARTIFACTS_DIR)"
+	$(PIP) install --quiet --upgrade --no-compile $(LAMBDA_PIP_FLAGS) -r sidecar_fn/requirements.txt -t "$(ARTIFACTS_DIR)"
