@@ -16,12 +16,16 @@ def _text(value: Any) -> str:
 def repaired_envelopes(
     client: redis.Redis, stream: str, *, limit: int, scan: int = 2000
 ) -> list[Any]:
-    """Up to `limit` repaired envelopes among the newest `scan` entries, oldest first."""
+    """Up to `limit` repaired envelopes among the newest `scan` entries, oldest first.
+
+    Envelopes whose `vendor_id` was repaired (the usual drift) are preferred.
+    """
     if limit <= 0:
         return []
-    found: list[Any] = []
+    found: list[tuple[int, Any]] = []
+    others: list[tuple[int, Any]] = []
     entries: Any = client.xrevrange(stream, count=scan)
-    for _entry_id, fields in entries:
+    for age, (_entry_id, fields) in enumerate(entries):
         raw = fields.get(b"envelope", fields.get("envelope"))
         if raw is None:
             continue
@@ -31,10 +35,14 @@ def repaired_envelopes(
             continue
         meta = envelope.get("meta") if isinstance(envelope, dict) else None
         if isinstance(meta, dict) and meta.get("is_repaired"):
-            found.append(envelope)
-            if len(found) == limit:
-                break
-    return list(reversed(found))
+            if "vendor_id" in (meta.get("repaired_fields") or ()):
+                found.append((age, envelope))
+                if len(found) == limit:
+                    break
+            elif len(others) < limit:
+                others.append((age, envelope))
+    chosen = sorted((found + others)[:limit], key=lambda pair: pair[0], reverse=True)
+    return [envelope for _age, envelope in chosen]
 
 
 def latest_dead_letter(client: redis.Redis, stream: str) -> dict[str, str] | None:

@@ -207,3 +207,34 @@ def test_progress_lines_and_samples_in_a_default_run(
     assert '"is_repaired": true' in result.stdout
     assert "Latest dead letter" in result.stdout
     assert os.environ.get("FARM_API_TOKEN", "\0") not in result.stdout
+
+
+def test_a_run_killed_mid_batch_restarts_with_every_record_exactly_once(
+    farm: FarmServer, redis_url: str, redis_client: redis.Redis, keyspace: Any
+) -> None:
+    args = runner_args(farm.url, redis_url, keyspace, "--follow", "--batch-size", "25")
+    process = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while int(redis_client.get(keyspace.checkpoint_key) or 0) < 100:
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        process.kill()
+        process.wait()
+    killed_at = int(redis_client.get(keyspace.checkpoint_key) or 0)
+    written = len(all_item_ids(redis_client, keyspace))
+    assert written >= killed_at
+
+    target = killed_at + 200
+    resumed = run(runner_args(farm.url, redis_url, keyspace, "--count", "200"))
+    assert resumed.returncode == 0, resumed.stderr
+    s = summary_of(resumed.stdout)
+    assert s["start_cursor"] == killed_at and s["next_cursor"] == target
+    assert s["already_processed"] == written - killed_at
+    assert s["reconciled"] is True
+    ids = all_item_ids(redis_client, keyspace)
+    assert len(ids) == len(set(ids)) == target
+    assert set(ids) == expected_ids(0, target)
