@@ -245,3 +245,42 @@ def test_an_invalid_item_identifier_fails_the_whole_batch(sqs: Any) -> None:
     assert totals["deleted"] == 0
     assert totals["failed"] == 2
     assert queue_depth(sqs, queues.url) == (0, 2)
+
+
+class ArrivalsAfterEmptyPolls:
+    """An SQS client that sends `late` bodies after `empty_polls` receives found nothing."""
+
+    def __init__(self, sqs: Any, url: str, late: list[str], empty_polls: int) -> None:
+        self._sqs, self._url, self._late, self._left = sqs, url, late, empty_polls
+        self.empty_receives = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sqs, name)
+
+    def receive_message(self, **request: Any) -> dict[str, Any]:
+        response: dict[str, Any] = self._sqs.receive_message(**request)
+        if not response.get("Messages"):
+            self.empty_receives += 1
+            if self.empty_receives == self._left:
+                send_bodies(self._sqs, self._url, self._late)
+        return response
+
+
+def test_without_stop_when_empty_it_keeps_polling(sqs: Any) -> None:
+    queues = make_queues(sqs, visibility_timeout=120)
+    send_bodies(sqs, queues.url, ["early-1", "early-2"])
+    client = ArrivalsAfterEmptyPolls(sqs, queues.url, ["late-1", "late-2"], empty_polls=3)
+    sidecar = FakeSidecar()
+
+    totals = run_sqs_source(
+        queues.url,
+        sidecar,
+        max_batches=2,
+        sqs_client=client,
+        wait_seconds=0,
+        stop_when_empty=False,
+    )
+
+    assert client.empty_receives >= 3
+    assert totals["batches"] == 2
+    assert sorted(b for b, _ in sidecar.deliveries()) == ["early-1", "early-2", "late-1", "late-2"]
