@@ -401,7 +401,19 @@ def _run_sqs(args: argparse.Namespace, env: dict[str, str], client: Any) -> int:
     max_batches = None if args.follow or args.count is None else math.ceil(args.count / batch_size)
     sidecar = build_sidecar(env, client)
     started = time.perf_counter()
-    counts = run_sqs_source(queue_url, sidecar, batch_size=batch_size, max_batches=max_batches)
+    try:
+        counts = run_sqs_source(
+            queue_url,
+            sidecar,
+            batch_size=batch_size,
+            max_batches=max_batches,
+            stop_when_empty=not args.follow,
+        )
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; unfinished messages become visible again", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        raise SetupError(f"SQS source {redact_url(queue_url)} failed: {exc}") from exc
     elapsed = time.perf_counter() - started
     result: dict[str, Any] = {"queue_url": redact_url(queue_url), **counts}
     result["elapsed_seconds"] = round(elapsed, 3)

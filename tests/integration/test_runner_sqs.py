@@ -79,3 +79,21 @@ def _boto_credentials() -> dict[str, Any]:
         "aws_access_key_id": AWS_ENV["AWS_ACCESS_KEY_ID"],
         "aws_secret_access_key": AWS_ENV["AWS_SECRET_ACCESS_KEY"],
     }
+
+
+def test_a_queue_that_does_not_exist_is_one_line_and_exit_1(
+    sqs_endpoint: str, farm: FarmServer, redis_url: str, keyspace: Any
+) -> None:
+    env = {**os.environ, **AWS_ENV, **keyspace.env(), "AWS_ENDPOINT_URL": sqs_endpoint}
+    queue_url = f"{sqs_endpoint}/123456789012/no-such-queue"
+    args = [
+        sys.executable, str(RUNNER), "--source", f"sqs://{queue_url}", "--farm-url", farm.url,
+        "--redis-url", redis_url,
+    ]  # fmt: skip
+    result = subprocess.run(
+        args, capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "SQS source" in line and "failed" in line

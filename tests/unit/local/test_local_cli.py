@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+
 import pytest
 
-from local.cli import build_parser, main
+from local.cli import _GracefulStop, build_parser, main
 from local.services import (
     EMBEDDED_REDIS,
     SetupError,
@@ -94,3 +98,16 @@ def test_no_redis_url_means_an_embedded_redis() -> None:
 def test_a_redis_url_with_another_scheme_is_refused() -> None:
     with pytest.raises(SetupError, match="must start with redis://"):
         connect_redis("http://:pw@localhost:6379")
+
+
+def test_first_signal_requests_a_stop_and_a_second_abandons_the_batch() -> None:
+    stop = threading.Event()
+    notes: list[str] = []
+    before = signal.getsignal(signal.SIGTERM)
+    with _GracefulStop(stop, notes.append):
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.is_set()
+        assert "SIGTERM: stopping after the current batch" in notes[0]
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGTERM) is before
