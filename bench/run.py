@@ -213,6 +213,7 @@ class Scenario:
     processed: int = 0
     timed_batches: int = 0
     timed_round_trips: int = 0
+    cpu_seconds: float = 0.0
 
     def _events(self, batches: int) -> list[dict[str, Any]]:
         texts = self.pool.take(batches * self.batch_size)
@@ -247,7 +248,9 @@ class Scenario:
         """Time one repeat and keep its records per second."""
         events = self._events(self.batches_per_repeat)
         trips = sum(counter.round_trips for counter in self.counters)
+        cpu = time.process_time()
         elapsed = self._run(events)
+        self.cpu_seconds += time.process_time() - cpu
         self.timed_round_trips += sum(counter.round_trips for counter in self.counters) - trips
         self.timed_batches += len(events)
         self.samples.rates.append(sum(len(event["Records"]) for event in events) / elapsed)
@@ -270,6 +273,7 @@ class Scenario:
         rt = self.timed_round_trips / self.timed_batches if self.counters else None
         extra = {"rates": self.samples.rates, **self.reconcile(admin)}
         extra["concurrency"] = len(self.handles)
+        extra["process_cpu_ms_per_batch"] = 1000 * self.cpu_seconds / max(self.timed_batches, 1)
         return Row(
             scenario=self.name,
             rate_median=self.samples.median,
