@@ -14,7 +14,18 @@ INVOICE_ID_RE = re.compile(r"INV-[0-9]{1,12}", re.ASCII)
 def drifted_fields(record: Mapping[str, Any], schema: Schema) -> tuple[str, ...]:
     """Names of the declared fields that are missing, null, of the wrong type or off-enum."""
     get = record.get
-    return tuple(spec.name for spec in schema.fields if not spec.accepts(get(spec.name)))
+    drifted: list[str] | None = None
+    for name, exact, enum, spec in schema.checks:
+        value = get(name)
+        if type(value) in exact and (enum is None or value in enum):
+            continue
+        if spec.accepts(value):
+            continue
+        if drifted is None:
+            drifted = [name]
+        else:
+            drifted.append(name)
+    return () if drifted is None else tuple(drifted)
 
 
 def valid_invoice_id(value: Any) -> bool:

@@ -6,6 +6,7 @@ import functools
 import os
 from typing import Any
 
+from sidecar_fn.errors import InvalidEvent
 from sidecar_fn.settings import Settings
 from sidecar_fn.sidecar import IngestSidecar
 from sidecar_fn.wiring import build_sidecar
@@ -19,5 +20,17 @@ def current_sidecar() -> IngestSidecar:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
-    """Process an SQS or Kinesis batch; returns `{"batchItemFailures": [...]}`."""
-    return current_sidecar().handle_batch(event, context).lambda_response()
+    """Process an SQS or Kinesis batch; returns `{"batchItemFailures": [...]}`.
+
+    An event that is not a batch of records raises, so that the whole batch is retried
+    (its records could not be named in batchItemFailures).
+    """
+    sidecar = current_sidecar()
+    request_id = getattr(context, "aws_request_id", None)
+    if isinstance(request_id, str):
+        sidecar.logger.append_keys(function_request_id=request_id)
+    try:
+        return sidecar.handle_batch(event, context).lambda_response()
+    except InvalidEvent as exc:
+        sidecar.logger.error("Event rejected.", extra={"error": str(exc)})
+        raise

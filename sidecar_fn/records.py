@@ -5,14 +5,12 @@ from __future__ import annotations
 import binascii
 from base64 import b64decode
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sidecar_fn.errors import InvalidEvent
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
     """One record of a batch: the trigger's id and the record's bytes as delivered.
 
     `problem` says why the bytes could not even be read (e.g. invalid base64); such an
@@ -59,12 +57,16 @@ def parse_event(event: Any) -> list[Item]:
     records = event.get("Records")
     if not isinstance(records, list):
         raise InvalidEvent("event has no Records list")
-    items = []
+    items: list[Item] = []
+    append = items.append
     for record in records:
+        if type(record) is dict and "kinesis" not in record:
+            item_id = record.get("messageId")
+            body = record.get("body")
+            if type(item_id) is str and item_id and type(body) is str:
+                append(Item(item_id, body.encode("utf-8", "surrogatepass")))
+                continue
         if not isinstance(record, Mapping):
             raise InvalidEvent("event record is not an object")
-        if "kinesis" in record:
-            items.append(_kinesis_item(record))
-        else:
-            items.append(_sqs_item(record))
+        append(_kinesis_item(record) if "kinesis" in record else _sqs_item(record))
     return items

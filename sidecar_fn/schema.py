@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,14 @@ from sidecar_fn.errors import SchemaError
 
 ID_FIELD = "invoice_id"
 
+_EXACT: dict[str, frozenset[type]] = {
+    "string": frozenset({str}),
+    "number": frozenset({int, float}),
+    "integer": frozenset({int}),
+    "boolean": frozenset({bool}),
+    "object": frozenset({dict}),
+    "array": frozenset({list}),
+}
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "number": (int, float),
@@ -42,11 +50,20 @@ class FieldSpec:
         return self.enum is None or value in self.enum
 
 
+Check = tuple[str, frozenset[type], frozenset[Any] | None, FieldSpec]
+
+
 @dataclass(frozen=True, slots=True)
 class Schema:
     """The fields every record must carry; drift is a field that misses this."""
 
     fields: tuple[FieldSpec, ...]
+    checks: tuple[Check, ...] = field(init=False, repr=False, compare=False)
+    """Per field: name, the exact decoded types that pass at once, enum, spec."""
+
+    def __post_init__(self) -> None:
+        checks = tuple((f.name, _EXACT[f.type], f.enum, f) for f in self.fields)
+        object.__setattr__(self, "checks", checks)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -77,8 +94,10 @@ def _field(name: str, spec: Any) -> FieldSpec:
     enum = spec.get("enum")
     if enum is not None and (not isinstance(enum, list) or not enum):
         raise SchemaError(f"field {name!r}: enum must be a non-empty list")
-    if enum is not None and any(isinstance(v, (dict, list)) for v in enum):
-        raise SchemaError(f"field {name!r}: enum values must be scalars")
+    if enum is not None and type_name in {"object", "array"}:
+        raise SchemaError(f"field {name!r}: enum is only for scalar types")
+    if enum is not None and not all(FieldSpec(name, type_name).accepts(v) for v in enum):
+        raise SchemaError(f"field {name!r}: every enum value must be a {type_name}")
     return FieldSpec(name, type_name, frozenset(enum) if enum is not None else None)
 
 

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from logging import INFO, WARNING
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from sidecar_fn.ports import PROBE, MetricsSink, SinkEntry, SourceOfTruth, Strea
 from sidecar_fn.records import Item, parse_event
 from sidecar_fn.repair import merge
 from sidecar_fn.schema import ID_FIELD, Schema
+from sidecar_fn.telemetry import LogLine, RecordLog
 
 CLEAN = "clean"
 REPAIRED = "repaired"
@@ -99,6 +101,7 @@ class IngestSidecar:
         self._default_budget_s = default_budget_s
         self._deadline_reserve_s = deadline_reserve_s
         self._clock = clock
+        self.record_log = RecordLog(logger)
 
     def detect_drift(self, record: Mapping[str, Any]) -> bool:
         """True when an expected field is missing, null or of the wrong type."""
@@ -181,6 +184,8 @@ class IngestSidecar:
         report = BatchReport()
         entries: list[SinkEntry] = []
         pending: list[tuple[int, dict[str, Any], tuple[str, ...]]] = []
+        warnings: list[LogLine] = []
+        drift_lines: list[LogLine] = []
 
         for item in items:
             if item.problem is not None:
@@ -211,19 +216,25 @@ class IngestSidecar:
             report.drifted += 1
             problem = lookup_problem(record)
             if problem is not None:
-                self.logger.warning(
-                    f"Drift Detected for item {item.item_id}. Not repairable: {problem}",
-                    extra={"item_id": item.item_id, "drifted_fields": drifted},
+                warnings.append(
+                    (
+                        f"Drift Detected for item {item.item_id}. Not repairable: {problem}",
+                        {"item_id": item.item_id, "drifted_fields": drifted},
+                    )
                 )
                 entries.append(SinkEntry(item.item_id, UNREPAIRABLE, item.raw, problem))
                 continue
-            self.logger.info(
-                f"Drift Detected for {record[ID_FIELD]}. Fetching repair...",
-                extra={"item_id": item.item_id, "drifted_fields": drifted},
+            drift_lines.append(
+                (
+                    f"Drift Detected for {record[ID_FIELD]}. Fetching repair...",
+                    {"item_id": item.item_id, "drifted_fields": drifted},
+                )
             )
             pending.append((len(entries), record, drifted))
             entries.append(SinkEntry(item.item_id, PROBE, b"", ""))
 
+        self.record_log.write(WARNING, "handle_batch", warnings)
+        self.record_log.write(INFO, "handle_batch", drift_lines)
         if pending:
             self._repair_pending(items, entries, pending, budget_s, received_at, report)
         self._push(items, entries, received_at, report)
@@ -250,6 +261,8 @@ class IngestSidecar:
             except SourceUnavailable as exc:
                 fetch_error = str(exc)
         deferred = 0
+        repaired_lines: list[LogLine] = []
+        warnings: list[LogLine] = []
         for index, record, drifted in pending:
             item = items[index]
             invoice_id = record[ID_FIELD]
@@ -262,9 +275,11 @@ class IngestSidecar:
             try:
                 repaired = merge(record, drifted, fetched[invoice_id], self.schema)
             except Unrepairable as exc:
-                self.logger.warning(
-                    "Record Unrepairable.",
-                    extra={"invoice_id": invoice_id, "item_id": item.item_id, "error": str(exc)},
+                warnings.append(
+                    (
+                        "Record Unrepairable.",
+                        {"invoice_id": invoice_id, "item_id": item.item_id, "error": str(exc)},
+                    )
                 )
                 entries[index] = SinkEntry(item.item_id, UNREPAIRABLE, item.raw, str(exc))
                 continue
@@ -278,14 +293,14 @@ class IngestSidecar:
                 repair_source=self.repair_source,
             )
             entries[index] = SinkEntry(item.item_id, REPAIRED, dump_envelope(meta, repaired), "")
-            self.logger.info(
-                "Record Repaired.",
-                extra={
-                    "invoice_id": invoice_id,
-                    "item_id": item.item_id,
-                    "repaired_fields": drifted,
-                },
+            repaired_lines.append(
+                (
+                    "Record Repaired.",
+                    {"invoice_id": invoice_id, "item_id": item.item_id, "repaired_fields": drifted},
+                )
             )
+        self.record_log.write(INFO, "repair", repaired_lines)
+        self.record_log.write(WARNING, "repair", warnings)
         if deferred:
             self.logger.warning(
                 "Source of truth unavailable; drifted records handed back for redelivery.",

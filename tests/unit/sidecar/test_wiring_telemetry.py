@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from redis.connection import SSLConnection
 
 from sidecar_fn import handler as handler_module
+from sidecar_fn.errors import InvalidEvent
 from sidecar_fn.settings import Settings
 from sidecar_fn.source_http import HttpSourceOfTruth
-from sidecar_fn.telemetry import EmfMetrics
+from sidecar_fn.telemetry import EmfMetrics, RecordLog
 from sidecar_fn.wiring import build_redis_client, build_sidecar
+
+from .fakes import CapturedLogger
 
 
 def values(emf_value: object) -> list[object]:
@@ -78,3 +82,39 @@ def test_emf_metrics_respect_powertools_switch(
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     EmfMetrics(namespace="AOS/Test", service="svc").publish({"clean": 1})
     assert capsys.readouterr().out == ""
+
+
+def test_record_log_lines_have_the_powertools_shape_and_level() -> None:
+    captured = CapturedLogger()
+    captured.logger.append_keys(function_request_id="req-1")
+    log = RecordLog(captured.logger)
+    log.write(logging.INFO, "handle_batch", [("Record Repaired.", {"invoice_id": "INV-1"})])
+    log.write(logging.DEBUG, "handle_batch", [("hidden", {})])
+    [line] = captured.lines
+    assert line["level"] == "INFO"
+    assert line["location"] == "handle_batch"
+    assert line["message"] == "Record Repaired."
+    assert line["invoice_id"] == "INV-1"
+    assert line["service"].startswith("test-")
+    assert line["function_request_id"] == "req-1"
+    assert "T" in line["timestamp"]
+    assert "sampling_rate" not in line
+
+
+def test_record_log_honours_a_raised_level() -> None:
+    captured = CapturedLogger()
+    captured.logger.setLevel("WARNING")
+    log = RecordLog(captured.logger)
+    log.write(logging.INFO, "x", [("Drift Detected for INV-1. Fetching repair...", {})])
+    log.write(logging.WARNING, "x", [("Record Unrepairable.", {})])
+    assert captured.messages() == ["Record Unrepairable."]
+
+
+def test_handler_rejects_an_event_that_is_not_a_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    handler_module.current_sidecar.cache_clear()
+    try:
+        with pytest.raises(InvalidEvent):
+            handler_module.handler({"detail": "not records"}, None)
+    finally:
+        handler_module.current_sidecar.cache_clear()
