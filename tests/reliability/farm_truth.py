@@ -22,7 +22,7 @@ class FarmTruth:
 
     def prefetch(self, ids: Iterable[str]) -> None:
         """Fetch every id not cached yet, 200 per request, retrying injected 503s."""
-        wanted = sorted({i for i in ids if i not in self._cache})
+        wanted = sorted({i for i in ids if i not in self._cache and invoice_number(i) is not None})
         for start in range(0, len(wanted), 200):
             chunk = wanted[start : start + 200]
             for _ in range(50):
