@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
 from local.farm_stream import FarmError, FarmStream
 
@@ -54,7 +56,13 @@ def connect_redis(url: str | None) -> RedisConnection:
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise SetupError(f"Redis URL {shown!r} must start with redis://, rediss:// or unix://")
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=30)
+        client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=3,
+            socket_timeout=5,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2),
+            health_check_interval=30,
+        )
         client.ping()
     except (redis.RedisError, ValueError) as exc:
         raise SetupError(f"Redis unreachable at {shown}: {exc}") from exc
