@@ -14,6 +14,7 @@ from local.lambda_context import LambdaContext
 log = logging.getLogger(__name__)
 
 MAX_MESSAGES_PER_RECEIVE = 10
+MAX_WAIT_SECONDS = 20
 DEFAULT_FUNCTION_TIMEOUT_MS = 60_000
 
 
@@ -189,6 +190,8 @@ def run_sqs_source(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
+    if not 0 <= wait_seconds <= MAX_WAIT_SECONDS:
+        raise ValueError(f"wait_seconds must be 0..{MAX_WAIT_SECONDS} (SQS long polling)")
     if sqs_client is None:
         import boto3
 

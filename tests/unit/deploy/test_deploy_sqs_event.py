@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from local.sqs_source import failed_item_ids, lambda_sqs_event, lambda_sqs_record, region_of
+from local.sqs_source import (
+    failed_item_ids,
+    lambda_sqs_event,
+    lambda_sqs_record,
+    region_of,
+    run_sqs_source,
+)
 
 QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:aos-ingest"
 
@@ -133,3 +139,15 @@ def test_partial_failures_follow_lambda(response: object, expected: set[str]) ->
 )
 def test_invalid_responses_fail_the_whole_batch(response: object) -> None:
     assert failed_item_ids(response, IDS) == set(IDS)
+
+
+@pytest.mark.parametrize(("batch_size", "wait_seconds"), [(0, 1), (10, -1), (10, 21)])
+def test_run_refuses_settings_sqs_would_refuse(batch_size: int, wait_seconds: int) -> None:
+    with pytest.raises(ValueError):
+        run_sqs_source(
+            "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+            None,  # type: ignore[arg-type]
+            batch_size=batch_size,
+            wait_seconds=wait_seconds,
+            sqs_client=object(),
+        )
