@@ -250,3 +250,52 @@ def test_token_is_sent_to_a_protected_source_of_truth(
     assert accepted.outcomes == {"tok-1": "repaired"}
     [envelope] = main_envelopes(redis_client, keyspace)
     assert "farm-secret-42" not in json.dumps(envelope)
+
+
+@pytest.mark.parametrize("name", ["sqs_batch", "kinesis_batch"])
+def test_lambda_handler_partial_failure_when_the_source_of_truth_is_down(
+    name: str,
+    keyspace: KeySpace,
+    redis_url: str,
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = {**keyspace.env(), "REDIS_URL": redis_url, "FARM_URL": closed_port_url()}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    event = json.loads((EVENTS / f"{name}.json").read_text())
+    expected = json.loads((EVENTS / "expected" / f"{name}.json").read_text())["expected"]
+    handler_module.current_sidecar.cache_clear()
+    try:
+        response = handler_module.handler(event, Context())
+    finally:
+        handler_module.current_sidecar.cache_clear()
+    failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    repairable = [i for i, outcome in expected.items() if outcome == "repaired"]
+    assert set(repairable) <= set(failed)
+    assert len(failed) == len(set(failed))
+    main = main_envelopes(redis_client, keyspace)
+    assert [e["meta"]["item_id"] for e in main] == [
+        i for i, outcome in expected.items() if outcome == "clean"
+    ]
+    placed = len(main) + redis_client.xlen(keyspace.dlq_stream)
+    assert placed + len(failed) == len(event["Records"])
+
+
+def test_full_schema_file_repairs_every_drifted_field(
+    farm: FarmServer, keyspace: KeySpace, redis_url: str, redis_client: redis.Redis
+) -> None:
+    schema = Path(__file__).resolve().parents[2] / "sidecar_fn" / "schemas" / "invoice_full.json"
+    event = stream_event(farm, seed=15, limit=400)
+    sidecar = make_sidecar(keyspace, redis_url, farm.url, AOS_SCHEMA=str(schema))
+    report = sidecar.handle_batch(event, Context())
+    assert report.failures == []
+    main = main_envelopes(redis_client, keyspace)
+    repaired_fields = {f for e in main for f in e["meta"]["repaired_fields"]}
+    assert "billing_address" in repaired_fields
+    with httpx.Client(base_url=farm.url) as http:
+        for envelope in main:
+            if envelope["meta"]["is_repaired"]:
+                invoice_id = envelope["meta"]["record_id"]
+                truth = http.get(f"/api/source/salesforce/invoice/{invoice_id}").json()
+                assert envelope["payload"] == truth

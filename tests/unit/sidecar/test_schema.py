@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from sidecar_fn.drift import drifted_fields
 from sidecar_fn.errors import SchemaError
 from sidecar_fn.schema import BUILTIN_SCHEMA, FieldSpec, load_schema, parse_schema
+
+from .fakes import pristine
 
 
 def test_builtin_schema_expects_the_four_invoice_fields() -> None:
@@ -94,3 +97,12 @@ def test_unreadable_schema_file(tmp_path: Path) -> None:
     bad.write_text("{nope")
     with pytest.raises(SchemaError, match="not valid JSON"):
         load_schema(str(bad))
+
+
+def test_shipped_full_invoice_schema() -> None:
+    path = Path(__file__).resolve().parents[3] / "sidecar_fn" / "schemas" / "invoice_full.json"
+    schema = load_schema(str(path))
+    assert "billing_address" in schema.names
+    assert drifted_fields(pristine("INV-12"), schema) == ()
+    record = {**pristine("INV-12"), "billing_address": None, "status": "LOST"}
+    assert drifted_fields(record, schema) == ("status", "billing_address")
