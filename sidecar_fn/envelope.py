@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +44,24 @@ def build_meta(
     }
 
 
-def dump_envelope(meta: Mapping[str, Any], payload: Mapping[str, Any]) -> bytes:
-    """The main stream's `envelope` field: `{"meta": ..., "payload": ...}` as JSON bytes."""
-    return orjson.dumps({"meta": meta, "payload": payload})
+def dump_envelope(
+    meta: Mapping[str, Any], payload: Mapping[str, Any], *, raw_payload: bytes | None = None
+) -> bytes:
+    """The main stream's `envelope` field: `{"meta": ..., "payload": ...}` as JSON bytes.
+
+    A payload nested deeper than orjson writes (254 levels) is spliced in from
+    `raw_payload` (the record's own JSON text) when given, else written by the standard
+    library; ValueError when neither can.
+    """
+    try:
+        return orjson.dumps({"meta": meta, "payload": payload})
+    except orjson.JSONEncodeError:
+        pass
+    if raw_payload is not None:
+        body = raw_payload
+    else:
+        try:
+            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        except (RecursionError, ValueError, TypeError) as exc:
+            raise ValueError(f"record cannot be written as JSON: {exc}") from None
+    return b'{"meta":' + orjson.dumps(meta) + b',"payload":' + body + b"}"

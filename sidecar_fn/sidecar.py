@@ -211,7 +211,8 @@ class IngestSidecar:
                     record_id=record.get(ID_FIELD),
                     received_at=received_at,
                 )
-                entries.append(SinkEntry(item.item_id, CLEAN, dump_envelope(meta, record), ""))
+                envelope = dump_envelope(meta, record, raw_payload=item.raw)
+                entries.append(SinkEntry(item.item_id, CLEAN, envelope, ""))
                 continue
             report.drifted += 1
             problem = lookup_problem(record)
@@ -292,7 +293,12 @@ class IngestSidecar:
                 repaired_fields=drifted,
                 repair_source=self.repair_source,
             )
-            entries[index] = SinkEntry(item.item_id, REPAIRED, dump_envelope(meta, repaired), "")
+            try:
+                envelope = dump_envelope(meta, repaired)
+            except ValueError as exc:
+                entries[index] = SinkEntry(item.item_id, UNREPAIRABLE, item.raw, str(exc))
+                continue
+            entries[index] = SinkEntry(item.item_id, REPAIRED, envelope, "")
             repaired_lines.append(
                 (
                     "Record Repaired.",

@@ -299,3 +299,32 @@ def test_item_dead_lettered_after_retries_counts_so_when_redelivered(
     report = sidecar.handle_batch(sqs(orjson.dumps(pristine("INV-1"))))
     assert report.outcomes == {"m0": "retries_exhausted"}
     assert report.counts["retries_exhausted"] == 1
+
+
+def nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize("depth", [300, 900])
+def test_deeply_nested_clean_record_keeps_its_payload(
+    depth: int, sidecar: IngestSidecar, fake_redis: fakeredis.FakeRedis
+) -> None:
+    raw = b'{"invoice_id":"INV-1","vendor_id":"V","status":"PAID","total_amount":1,"x":'
+    raw += nested(depth) + b"}"
+    report = sidecar.handle_batch(sqs(raw))
+    assert report.outcomes == {"m0": "clean"}
+    [envelope] = envelopes(fake_redis)
+    assert envelope["payload"] == orjson.loads(raw)
+
+
+def test_deeply_nested_drifted_record_is_repaired_or_dead_lettered(
+    sidecar: IngestSidecar, fake_redis: fakeredis.FakeRedis
+) -> None:
+    shallow = b'{"invoice_id":"INV-1","status":"PAID","total_amount":1,"x":' + nested(300) + b"}"
+    deep = b'{"invoice_id":"INV-2","status":"PAID","total_amount":1,"x":' + nested(1020) + b"}"
+    report = sidecar.handle_batch(sqs(shallow, deep))
+    assert report.outcomes["m0"] == "repaired"
+    assert report.outcomes["m1"] in {"repaired", "unrepairable"}
+    assert report.failures == []
+    placed = fake_redis.xlen("unit:main") + fake_redis.xlen("unit:dlq")
+    assert placed == 2
