@@ -79,7 +79,6 @@ class HttpSourceOfTruth:
         if not keepalive:
             headers["Connection"] = "close"
         self._client = httpx.Client(
-            base_url=base_url.rstrip("/"),
             headers=headers,
             follow_redirects=False,
             timeout=timeout_s,
@@ -89,6 +88,7 @@ class HttpSourceOfTruth:
                 max_keepalive_connections=max(concurrency, 1) if keepalive else 0,
             ),
         )
+        self._batch_url = f"{base_url.rstrip('/')}{BATCH_PATH}?ids="
         self._timeout_s = timeout_s
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
@@ -163,7 +163,7 @@ class HttpSourceOfTruth:
         return records
 
     def _fetch_chunk(self, chunk: list[str], deadline: float) -> dict[str, SourceRecord | None]:
-        url = f"{BATCH_PATH}?ids={','.join(chunk)}"
+        url = self._batch_url + ",".join(chunk)
         attempt = 0
         while True:
             attempt += 1
