@@ -70,6 +70,14 @@ def finish(
     return code, log.with_suffix(".out").read_text(), log.with_suffix(".err").read_text()
 
 
+def assert_one_clear_error(stderr: str) -> None:
+    """The run ended with one error line (after any progress lines) and no traceback."""
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower() and "progress:" not in line]
+    assert len(errors) == 1 and lines[-1] == errors[0], stderr[-2000:]
+
+
 def test_sigkill_mid_batch_then_restart_is_exactly_once(
     tmp_path: Path, farm: Any, redis_url: str, redis_client: redis.Redis, keyspace: Any
 ) -> None:
@@ -112,9 +120,7 @@ def test_redis_restarted_mid_run_reconciles(
     code, out, err = finish(process, tmp_path / "run")
     print(f"redis {how}: first run exit {code}; stderr tail: {err[-300:]!r}")
     if code != 0:
-        lines = [line for line in err.splitlines() if line.strip()]
-        assert "Traceback" not in err
-        assert lines, "the runner stopped without saying why"
+        assert_one_clear_error(err)
         process = start_runner(command, env, tmp_path / "rerun")
         code, out, err = finish(process, tmp_path / "rerun")
     assert code == 0, err
@@ -133,5 +139,34 @@ def test_runner_with_redis_refusing_connections_stops_cleanly(
     process = start_runner(command, runner_env(unique_keys, url), tmp_path / "run")
     code, _, err = finish(process, tmp_path / "run", timeout=120)
     assert code != 0
-    assert "Traceback" not in err
-    assert len([line for line in err.splitlines() if line.strip()]) == 1, err
+    assert_one_clear_error(err)
+
+
+def test_farm_lost_mid_run_then_back_on_the_same_port(
+    tmp_path: Path, redis_url: str, redis_client: redis.Redis, keyspace: Any
+) -> None:
+    farm_server = require("local.farm_server")
+    require("local.run_sidecar")
+    port = free_port()
+    env = {"FARM_SOT_FAILURE_RATE": "0.1"}
+    farm = farm_server.start_farm(env=env, port=port)
+    keys = keyspace.env()
+    command = runner_command(farm_url=farm.url, redis_url=redis_url, count=COUNT, seed=SEED)
+    runner = runner_env(keys, redis_url)
+    try:
+        process = start_runner(command, runner, tmp_path / "run")
+        wait_for_checkpoint(redis_client, keyspace.source_id, 1_500, process)
+        assert process.poll() is None, "the run ended before the farm could be taken away"
+        farm.close()
+        code, _, err = finish(process, tmp_path / "run", timeout=120)
+        print(f"farm lost: first run exit {code}; stderr tail: {err[-300:]!r}")
+        assert code != 0, "the run finished without the farm"
+        assert_one_clear_error(err)
+        farm = farm_server.start_farm(env=env, port=port)
+        verify_run(redis_client, keys, farm.url, in_flight=PAGE)
+        process = start_runner(command, runner, tmp_path / "rerun")
+        code, _, err = finish(process, tmp_path / "rerun")
+        assert code == 0, err
+        verify_run(redis_client, keys, farm.url)
+    finally:
+        farm.close()
