@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from logging import INFO, WARNING
@@ -29,6 +31,9 @@ RETRIES_EXHAUSTED = "retries_exhausted"
 FAILED = "failed"
 COUNT_KEYS = (CLEAN, REPAIRED, MALFORMED, UNREPAIRABLE, RETRIES_EXHAUSTED, FAILED)
 MAIN_OUTCOMES = frozenset({CLEAN, REPAIRED})
+
+
+_UNSET = SinkEntry("", PROBE, b"", "")
 
 
 def _utcnow() -> datetime:
@@ -102,6 +107,8 @@ class IngestSidecar:
         self._deadline_reserve_s = deadline_reserve_s
         self._clock = clock
         self.record_log = RecordLog(logger)
+        self._fetch_pool: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
 
     def detect_drift(self, record: Mapping[str, Any]) -> bool:
         """True when an expected field is missing, null or of the wrong type."""
@@ -184,6 +191,7 @@ class IngestSidecar:
         report = BatchReport()
         entries: list[SinkEntry] = []
         pending: list[tuple[int, dict[str, Any], tuple[str, ...]]] = []
+        clean: list[tuple[int, Item, dict[str, Any]]] = []
         warnings: list[LogLine] = []
         drift_lines: list[LogLine] = []
 
@@ -205,14 +213,8 @@ class IngestSidecar:
                 continue
             drifted = drifted_fields(record, schema)
             if not drifted:
-                meta = build_meta(
-                    source_id=source_id,
-                    item_id=item.item_id,
-                    record_id=record.get(ID_FIELD),
-                    received_at=received_at,
-                )
-                envelope = dump_envelope(meta, record, raw_payload=item.raw)
-                entries.append(SinkEntry(item.item_id, CLEAN, envelope, ""))
+                clean.append((len(entries), item, record))
+                entries.append(_UNSET)
                 continue
             report.drifted += 1
             problem = lookup_problem(record)
@@ -236,31 +238,55 @@ class IngestSidecar:
 
         self.record_log.write(WARNING, "handle_batch", warnings)
         self.record_log.write(INFO, "handle_batch", drift_lines)
+        fetching = None
         if pending:
-            self._repair_pending(items, entries, pending, budget_s, received_at, report)
+            ids = list(dict.fromkeys(record[ID_FIELD] for _, record, _ in pending))
+            fetching = self._executor().submit(self._fetch, ids, budget_s)
+
+        for index, item, record in clean:
+            meta = build_meta(
+                source_id=source_id,
+                item_id=item.item_id,
+                record_id=record[ID_FIELD],
+                received_at=received_at,
+            )
+            envelope = dump_envelope(meta, record, raw_payload=item.raw)
+            entries[index] = SinkEntry(item.item_id, CLEAN, envelope, "")
+
+        if fetching is not None:
+            fetched, fetch_error = fetching.result()
+            self._repair_pending(items, entries, pending, fetched, fetch_error, received_at, report)
         self._push(items, entries, received_at, report)
         self.metrics.publish(report.metrics())
         return report
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._fetch_pool is None:
+                self._fetch_pool = ThreadPoolExecutor(
+                    max_workers=8, thread_name_prefix="sidecar-fetch"
+                )
+            return self._fetch_pool
+
+    def _fetch(self, ids: list[str], budget_s: float) -> tuple[Mapping[str, Any], str]:
+        """Ask the source of truth (in a worker, while clean envelopes are built)."""
+        if budget_s <= 0:
+            return {}, "no time left before the invocation deadline to ask the source of truth"
+        try:
+            return self.source.fetch_many(ids, budget_s=budget_s), ""
+        except SourceUnavailable as exc:
+            return {}, str(exc)
 
     def _repair_pending(
         self,
         items: Sequence[Item],
         entries: list[SinkEntry],
         pending: list[tuple[int, dict[str, Any], tuple[str, ...]]],
-        budget_s: float,
+        fetched: Mapping[str, Any],
+        fetch_error: str,
         received_at: str,
         report: BatchReport,
     ) -> None:
-        ids = list(dict.fromkeys(record[ID_FIELD] for _, record, _ in pending))
-        fetch_error = ""
-        fetched: Mapping[str, Any] = {}
-        if budget_s <= 0:
-            fetch_error = "no time left before the invocation deadline to ask the source of truth"
-        else:
-            try:
-                fetched = self.source.fetch_many(ids, budget_s=budget_s)
-            except SourceUnavailable as exc:
-                fetch_error = str(exc)
         deferred = 0
         repaired_lines: list[LogLine] = []
         warnings: list[LogLine] = []
