@@ -166,6 +166,8 @@ class IngestSidecar:
         """
         if not reason or reason in MAIN_OUTCOMES:
             raise ValueError(f"{reason!r} is not a dead-letter reason")
+        if not items:
+            return
         entries = [SinkEntry(item_id, reason, raw, error) for item_id, raw in items]
         received_at = format_received_at(self._clock())
         self.sink.push(entries, source_id=self.source_id, received_at=received_at)
@@ -335,7 +337,8 @@ class IngestSidecar:
         self.record_log.write(WARNING, "repair", warnings)
         if deferred:
             self.logger.warning(
-                "Source of truth unavailable; drifted records handed back for redelivery.",
+                "Source of truth did not answer; drifted records not yet recorded are handed "
+                "back for redelivery.",
                 extra={"records": deferred, "error": fetch_error or "partial answer"},
             )
 
