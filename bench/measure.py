@@ -114,26 +114,6 @@ def run_concurrent(handles: Sequence[Handle], events: Sequence[Event]) -> tuple[
     return elapsed, results
 
 
-def import_times(module: str, env: Mapping[str, str], runs: int) -> tuple[list[float], list[float]]:
-    """Seconds to import `module` in fresh interpreters, and whole-process wall seconds."""
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    imports: list[float] = []
-    walls: list[float] = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=REPO,
-            env=dict(env),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        walls.append(time.perf_counter() - start)
-        imports.append(float(done.stdout.strip().splitlines()[-1]))
-    return imports, walls
-
-
 @dataclass
 class RunnerResult:
     """One run of `local/run_sidecar.py`: its JSON summary, peak RSS and wall time."""

@@ -8,6 +8,7 @@ import math
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +21,7 @@ import httpx
 import orjson
 import redis
 
+from bench.coldstart import import_seconds, lambda_layout
 from bench.counting import (
     RoundTripCounter,
     SoTCountingProxy,
@@ -31,7 +33,6 @@ from bench.events import LambdaContext, RecordPool, StreamSpec, drifted_ids, sqs
 from bench.measure import (
     Handle,
     Samples,
-    import_times,
     quiet_stdout,
     run_concurrent,
     run_runner,
@@ -474,7 +475,7 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
             rows += _latency_rows(config, sidecar, main_farm, mixed, admin, log)
 
         if config.cold_start:
-            rows.append(_cold_start_row(config, redis_url, main_farm, log))
+            rows += _cold_start_rows(config, redis_url, main_farm, log)
 
         if config.runner:
             rows += _runner_rows(config, redis_url, admin, log)
@@ -537,22 +538,41 @@ def _latency_rows(
     return rows
 
 
-def _cold_start_row(
+def _cold_start_rows(
     config: BenchConfig, redis_url: str, farm_url: str, log: Callable[[str], None]
-) -> Row:
-    log(f"cold start: import sidecar_fn.handler in {config.import_runs} fresh interpreters")
+) -> list[Row]:
+    runs = config.import_runs
+    log(f"cold start: import sidecar_fn.handler in {runs} fresh interpreters (twice)")
     env = env_with({"REDIS_URL": redis_url, "FARM_URL": farm_url})
-    imports, walls = import_times("sidecar_fn.handler", env, config.import_runs)
-    ms = [value * 1000 for value in imports]
-    return Row(
-        scenario="cold start: import sidecar_fn.handler",
-        import_ms=statistics.median(ms),
-        note=(
-            f"median of {len(ms)} fresh interpreters, {min(ms):.0f}-{max(ms):.0f} ms;"
-            f" whole process {statistics.median(walls) * 1000:.0f} ms"
+    here = import_seconds("sidecar_fn.handler", env, runs)
+    with tempfile.TemporaryDirectory(prefix="aos-bench-lambda-") as tmp:
+        task = lambda_layout(Path(tmp) / "task")
+        lambda_env = {"PATH": env.get("PATH", ""), "REDIS_URL": redis_url, "FARM_URL": farm_url}
+        packaged = import_seconds(
+            "sidecar_fn.handler", lambda_env, runs, paths=[str(task)], isolated=True
+        )
+    rows = []
+    for name, (imports, walls), how in (
+        ("cold start: import sidecar_fn.handler", here, "this environment"),
+        (
+            "cold start, Lambda layout",
+            packaged,
+            "python -I -S, only sidecar_fn/ and its requirements on the path",
         ),
-        extra={"import_ms": ms, "process_ms": [value * 1000 for value in walls]},
-    )
+    ):
+        ms = [value * 1000 for value in imports]
+        rows.append(
+            Row(
+                scenario=name,
+                import_ms=statistics.median(ms),
+                note=(
+                    f"{how}; median of {len(ms)} fresh interpreters, {min(ms):.0f}-{max(ms):.0f}"
+                    f" ms; whole process {statistics.median(walls) * 1000:.0f} ms"
+                ),
+                extra={"import_ms": ms, "process_ms": [value * 1000 for value in walls]},
+            )
+        )
+    return rows
 
 
 def _runner_rows(

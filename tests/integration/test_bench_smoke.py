@@ -69,6 +69,7 @@ def test_reference_is_per_record_and_agrees_on_outcomes(smoke: dict[str, Any]) -
 def test_cold_start_and_runner_memory_are_measured(smoke: dict[str, Any]) -> None:
     by_name = rows(smoke)
     assert by_name["cold start: import sidecar_fn.handler"]["import_ms"] > 0
+    assert by_name["cold start, Lambda layout"]["import_ms"] > 0
     runner = [row for name, row in by_name.items() if name.startswith("runner --count")]
     assert len(runner) == 2
     for row in runner:

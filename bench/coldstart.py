@@ -1,0 +1,95 @@
+"""Cold start: import time of the handler here and in a Lambda-like package layout."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+
+REPO = Path(__file__).resolve().parent.parent
+IMPORT_TIMER = (
+    "import sys, time; sys.path[:0] = {paths!r}; t = time.perf_counter(); "
+    "import {module}; print(time.perf_counter() - t)"
+)
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_closure(requirements_file: Path) -> set[str]:
+    """Installed distribution names that `pip install -r requirements_file` would bring."""
+    environment = {key: str(value) for key, value in default_environment().items()}
+    pending = [
+        Requirement(line)
+        for line in requirements_file.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    names: set[str] = set()
+    while pending:
+        requirement = pending.pop()
+        name = _normalise(requirement.name)
+        if name in names:
+            continue
+        names.add(name)
+        for raw in importlib.metadata.requires(requirement.name) or []:
+            dependency = Requirement(raw)
+            marker = dependency.marker
+            if marker is None or marker.evaluate({**environment, "extra": ""}):
+                pending.append(dependency)
+    return names
+
+
+def lambda_layout(target: Path) -> Path:
+    """`sidecar_fn/` plus only its requirements' installed distributions, laid out as
+    `pip install -t` lays them out (by symlink): what Lambda puts on the path."""
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(
+        REPO / "sidecar_fn",
+        target / "sidecar_fn",
+        ignore=shutil.ignore_patterns("__pycache__"),
+        dirs_exist_ok=True,
+    )
+    for name in requirement_closure(REPO / "sidecar_fn" / "requirements.txt"):
+        distribution = importlib.metadata.distribution(name)
+        tops = {Path(entry).parts[0] for entry in distribution.files or []}
+        for top in tops - {"..", "__pycache__"}:
+            link = target / top
+            if not link.exists():
+                link.symlink_to(Path(str(distribution.locate_file(top))))
+    return target
+
+
+def import_seconds(
+    module: str,
+    env: Mapping[str, str],
+    runs: int,
+    *,
+    paths: list[str] | None = None,
+    isolated: bool = False,
+) -> tuple[list[float], list[float]]:
+    """Seconds to import `module` in fresh interpreters, and whole-process wall seconds.
+
+    `isolated` runs `python -I -S` (no site-packages, no .pth side effects) with `paths`
+    put first on sys.path, as the Lambda runtime does with the function's package.
+    """
+    code = IMPORT_TIMER.format(paths=paths or [], module=module)
+    command = [sys.executable, *(["-I", "-S"] if isolated else []), "-c", code]
+    imports: list[float] = []
+    walls: list[float] = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(
+            command, cwd=REPO, env=dict(env), capture_output=True, text=True, check=True
+        )
+        walls.append(time.perf_counter() - start)
+        imports.append(float(done.stdout.strip().splitlines()[-1]))
+    return imports, walls
