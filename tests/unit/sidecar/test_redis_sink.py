@@ -109,3 +109,11 @@ def test_wrong_key_type_raises_sink_unavailable(fake_redis: fakeredis.FakeRedis)
     fake_redis.set("m", "not a stream")
     with pytest.raises(SinkUnavailable):
         push(make(fake_redis), [SinkEntry("a", "clean", b"{}", "")])
+
+
+def test_script_forgotten_by_redis_is_loaded_again(fake_redis: fakeredis.FakeRedis) -> None:
+    sink = make(fake_redis)
+    push(sink, [SinkEntry("a", "clean", b"{}", "")])
+    fake_redis.script_flush()
+    assert push(sink, [SinkEntry("b", "clean", b"{}", "")]) == [PushResult(True, "clean")]
+    assert fake_redis.xlen("m") == 2
