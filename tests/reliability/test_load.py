@@ -18,7 +18,7 @@ from .runner import expected_items, read_checkpoint, runner_command, runner_env,
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration, pytest.mark.slow]
 
-LOAD_RECORDS = int(os.environ.get("AOS_RELIABILITY_LOAD_RECORDS", "50000"))
+LOAD_RECORDS = int(os.environ.get("AOS_RELIABILITY_LOAD_RECORDS", "200000"))
 BASELINE_RECORDS = max(1_000, LOAD_RECORDS // 10)
 SEED = 11
 CHAOS_ENV = {"FARM_SOT_FAILURE_RATE": "0.3", "FARM_SOT_LATENCY_MS": "2"}

@@ -1,0 +1,54 @@
+"""Coverage-guided fuzzing of the batch path with atheris, when it is installed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .evil_sot import pristine_invoice
+
+pytestmark = [pytest.mark.reliability, pytest.mark.slow]
+
+TESTS = Path(__file__).resolve().parents[1]
+RUNS = int(os.environ.get("AOS_ATHERIS_RUNS", "500"))
+
+
+def seed_corpus(directory: Path) -> None:
+    """Seeds: a clean record, drifted ones, a hostile id, non-objects."""
+    record = pristine_invoice("INV-42") or {}
+    drifted = {k: v for k, v in record.items() if k != "vendor_id"}
+    seeds = [
+        json.dumps(record),
+        json.dumps(drifted),
+        json.dumps({**drifted, "invoice_id": "INV-1/../x"}),
+        json.dumps({**drifted, "invoice_id": "INV-\u0661"}),
+        "[1, 2]",
+        '{"invoice_id": "INV-1", "vendor_',
+    ]
+    for index, seed in enumerate(seeds):
+        (directory / f"seed{index}").write_bytes(b"\x01\x00" + seed.encode())
+
+
+def test_atheris_finds_no_crash(tmp_path: Path) -> None:
+    pytest.importorskip("atheris")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    seed_corpus(corpus)
+    repo = TESTS.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(repo)])}
+    result = subprocess.run(
+        [sys.executable, "-m", "reliability.atheris_handler", f"-runs={RUNS}", str(corpus)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert f"Done {RUNS} runs" in result.stderr
