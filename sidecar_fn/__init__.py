@@ -1,0 +1,1 @@
+"""AOS ingest sidecar: the AWS Lambda handler that repairs schema-drifted invoices."""
