@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import atheris
+import atheris  # type: ignore[import-untyped]
 
 with atheris.instrument_imports():
     from sidecar_fn.settings import Settings
@@ -24,9 +24,9 @@ with atheris.instrument_imports():
 
 import fakeredis
 
-from reliability.batches import LambdaContext
-from reliability.evil_sot import VALID_ID, pristine_invoice
-from reliability.ledger import check_ledger, read_ledger
+from .batches import LambdaContext
+from .evil_sot import VALID_ID, pristine_invoice
+from .ledger import check_ledger, read_ledger
 
 STREAM, DLQ = "fuzz:invoices", "fuzz:invoices:dlq"
 

@@ -7,7 +7,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -47,7 +47,7 @@ class Ledger:
     """Every entry of the main and dead-letter streams, grouped by item id."""
 
     main: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-    dlq: dict[str, list[dict[str, bytes]]] = field(default_factory=lambda: defaultdict(list))
+    dlq: dict[str, list[dict[bytes, bytes]]] = field(default_factory=lambda: defaultdict(list))
     main_entries: int = 0
     dlq_entries: int = 0
 
@@ -79,7 +79,7 @@ class Ledger:
 def _xrange_all(client: redis.Redis, key: str, chunk: int = 5000) -> Iterable[dict[bytes, bytes]]:
     start = "-"
     while True:
-        rows = client.xrange(key, min=start, max="+", count=chunk)
+        rows = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(key, start, "+", chunk))
         if not rows:
             return
         for _, fields in rows:

@@ -92,7 +92,7 @@ def stream_records(farm_url: str, *, seed: int, count: int, chaos: bool = True) 
     records: list[str] = []
     with httpx.Client(base_url=farm_url, timeout=60) as client:
         while len(records) < count:
-            params = {
+            params: dict[str, str | int] = {
                 "chaos": str(chaos).lower(),
                 "cursor": len(records),
                 "limit": min(1000, count - len(records)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -131,7 +131,7 @@ def test_sidecar_sends_the_token_and_never_leaks_it(
     stored = [
         str(fields)
         for key in (keyspace.stream, keyspace.dlq_stream)
-        for _, fields in redis_client.xrange(key)
+        for _, fields in cast(list[tuple[bytes, dict[bytes, bytes]]], redis_client.xrange(key))
     ]
     captured = capfd.readouterr()
     outputs += [captured.out, captured.err, caplog.text, *stored]
