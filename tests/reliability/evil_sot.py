@@ -36,6 +36,7 @@ BEHAVIOURS = frozenset(
         "not_array",
         "wrong_length",
         "lacks_fields",
+        "every_other",
     }
 )
 
@@ -190,6 +191,7 @@ class EvilSourceOfTruth(RecordingServer):
         self.token = token
         self.redirect_to = redirect_to
         self.delay_seconds = 0.0
+        self._answered = 0
 
     def set(self, behaviour: str) -> None:
         """Switch the answer every following request gets."""
@@ -214,6 +216,10 @@ class EvilSourceOfTruth(RecordingServer):
             handler.send(401, _error("INVALID_SESSION_ID", "Session expired or invalid"))
             return
         behaviour = self.behaviour
+        if behaviour == "every_other":
+            with self._lock:
+                self._answered += 1
+                behaviour = "unavailable" if self._answered % 2 else "ok"
         if behaviour == "slow":
             time.sleep(self.delay_seconds)
         if behaviour == "limit":

@@ -7,6 +7,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import redis
@@ -91,6 +92,17 @@ def _xrange_all(client: redis.Redis, key: str, chunk: int = 5000) -> Iterable[di
             return
 
 
+def _utc_timestamp(value: Any) -> bool:
+    """True for an ISO 8601 timestamp in UTC (`Z` or `+00:00`)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return parsed.utcoffset() == timedelta(0)
+
+
 def read_ledger(client: redis.Redis, stream: str, dlq_stream: str) -> Ledger:
     """Read both streams completely."""
     ledger = Ledger()
@@ -155,6 +167,8 @@ def main_entry_problems(
     meta, payload = envelope.get("meta", {}), envelope.get("payload")
     item = meta.get("item_id")
     problems = [f"{item}: meta lacks {name}" for name in META_FIELDS if name not in meta]
+    if not _utc_timestamp(meta.get("received_at")):
+        problems.append(f"{item}: received_at {meta.get('received_at')!r} is not ISO 8601 UTC")
     if not isinstance(payload, dict):
         return [*problems, f"{item}: payload is not an object"]
     if still := schema_drift(payload):
@@ -214,6 +228,8 @@ def check_ledger(
                 problems.append(f"{item_id}: dead-letter entry without an error detail")
             if missing := [name for name in DLQ_FIELDS if name.encode() not in entry]:
                 problems.append(f"{item_id}: dead-letter entry lacks {missing}")
+            if not _utc_timestamp(_text(entry.get(b"received_at", b""))):
+                problems.append(f"{item_id}: dead-letter received_at is not ISO 8601 UTC")
         want = expected_outcome(raw, sot)
         if exact_outcomes and outcome != "retries_exhausted" and outcome != want:
             problems.append(f"{item_id}: ended as {outcome}, expected {want}")

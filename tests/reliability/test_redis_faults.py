@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,37 @@ def test_redis_lost_between_batches_and_restarted_with_aof(
     client.close()
     assert check_ledger(ledger, dict(ITEMS)) == []
     assert ledger.main_entries + ledger.dlq_entries == len(ITEMS)
+
+
+def test_redis_killed_while_batches_are_in_flight(
+    private_redis: PrivateRedis,
+    evil_sot: EvilSourceOfTruth,
+    make_sidecar: SidecarFactory,
+    unique_keys: dict[str, str],
+) -> None:
+    items = mixed_items("inflight", 12_000)
+    env = {**unique_keys, **FAST_RECOVERY, "REDIS_URL": private_redis.url, "FARM_URL": evil_sot.url}
+    sidecar = make_sidecar(env)
+    failed: list[str] = []
+    delivered = threading.Event()
+
+    def trigger() -> None:
+        for start in range(0, len(items), 400):
+            failed.extend(deliver(sidecar, items[start : start + 400], budget_ms=10_000).failed)
+            delivered.set()
+
+    worker = threading.Thread(target=trigger)
+    worker.start()
+    delivered.wait(timeout=60)
+    private_redis.kill()
+    time.sleep(0.3)
+    private_redis.start()
+    worker.join(timeout=300)
+    assert not worker.is_alive()
+    assert failed, "no batch met the outage"
+    assert redeliver_failed(sidecar, items, failed) == []
+    client = private_redis.client()
+    ledger = read_ledger(client, unique_keys["AOS_STREAM"], unique_keys["AOS_DLQ_STREAM"])
+    client.close()
+    assert check_ledger(ledger, dict(items)) == []
+    assert ledger.main_entries + ledger.dlq_entries == len(items)

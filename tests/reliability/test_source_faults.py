@@ -174,3 +174,26 @@ def test_real_farm_flaky_or_slow(
     ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
     assert check_ledger(ledger, dict(items), sot=truth) == []
     assert ledger.main_entries + ledger.dlq_entries == len(items)
+
+
+def test_partial_source_failure_fails_back_only_the_unanswered_chunk(
+    evil_sot: EvilSourceOfTruth,
+    make_sidecar: SidecarFactory,
+    keyspace: Any,
+    redis_url: str,
+    redis_client: redis.Redis,
+) -> None:
+    items = mixed_items("chunks", 1_500)
+    needs_source = {i for i, raw in items if _needs_source(raw)}
+    env = {**env_for(keyspace, redis_url, evil_sot.url), "AOS_SOT_MAX_ATTEMPTS": "1"}
+    sidecar = make_sidecar(env)
+    evil_sot.set("every_other")
+    first = deliver(sidecar, items)
+    assert set(first.failed) <= needs_source
+    assert 0 < len(first.failed) < len(needs_source), "expected some chunks answered, some not"
+    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    assert check_ledger(ledger, dict(items), pending=first.failed) == []
+    evil_sot.set("ok")
+    assert redeliver_failed(sidecar, items, first.failed) == []
+    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    assert check_ledger(ledger, dict(items)) == []
