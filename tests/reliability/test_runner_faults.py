@@ -41,7 +41,12 @@ def farm(farm_factory: Any) -> Any:
 
 
 def verify_run(
-    client: redis.Redis, keys: dict[str, str], farm_url: str, *, in_flight: int = 0
+    client: redis.Redis,
+    keys: dict[str, str],
+    farm_url: str,
+    *,
+    in_flight: int = 0,
+    source: str = "sqs",
 ) -> Ledger:
     """Everything before the checkpoint is in exactly one place and correct; of the
     `in_flight` records after it (a batch written before a crash could checkpoint it)
@@ -49,7 +54,7 @@ def verify_run(
     checkpoint = read_checkpoint(client, keys["AOS_SOURCE_ID"])
     ledger = read_ledger(client, keys["AOS_STREAM"], keys["AOS_DLQ_STREAM"])
     assert ledger.duplicates() == {}
-    items = expected_items(farm_url, seed=SEED, count=checkpoint + in_flight)
+    items = expected_items(farm_url, seed=SEED, count=checkpoint + in_flight, source=source)
     optional = list(items)[checkpoint:]
     truth = FarmTruth(farm_url)
     try:
@@ -78,11 +83,23 @@ def assert_one_clear_error(stderr: str) -> None:
     assert len(errors) == 1 and lines[-1] == errors[0], stderr[-2000:]
 
 
+@pytest.mark.parametrize("source", ["sqs", "kinesis"])
 def test_sigkill_mid_batch_then_restart_is_exactly_once(
-    tmp_path: Path, farm: Any, redis_url: str, redis_client: redis.Redis, keyspace: Any
+    source: str,
+    tmp_path: Path,
+    farm: Any,
+    redis_url: str,
+    redis_client: redis.Redis,
+    keyspace: Any,
 ) -> None:
     keys = keyspace.env()
-    command = runner_command(farm_url=farm.url, redis_url=redis_url, count=COUNT, seed=SEED)
+    command = runner_command(
+        farm_url=farm.url,
+        redis_url=redis_url,
+        count=COUNT,
+        seed=SEED,
+        extra=["--event-source", source],
+    )
     env = runner_env(keys, redis_url)
     kills = 0
     for target in (1_000, 2_500, 4_000):
@@ -94,12 +111,12 @@ def test_sigkill_mid_batch_then_restart_is_exactly_once(
         process.wait(timeout=30)
         kills += 1
         assert reached >= target
-        verify_run(redis_client, keys, farm.url, in_flight=PAGE)
+        verify_run(redis_client, keys, farm.url, in_flight=PAGE, source=source)
     process = start_runner(command, env, tmp_path / "final")
     code, out, err = finish(process, tmp_path / "final")
     assert code == 0, err
     assert kills >= 2, "the runner finished before it could be killed twice"
-    verify_run(redis_client, keys, farm.url)
+    verify_run(redis_client, keys, farm.url, source=source)
     assert read_checkpoint(redis_client, keyspace.source_id) >= COUNT
     assert summary_of(out)
 
@@ -129,6 +146,30 @@ def test_redis_restarted_mid_run_reconciles(
     verify_run(client, unique_keys, farm.url)
     assert read_checkpoint(client, unique_keys["AOS_SOURCE_ID"]) >= COUNT
     client.close()
+
+
+def test_sigterm_finishes_the_batch_and_checkpoints_exactly(
+    tmp_path: Path, farm: Any, redis_url: str, redis_client: redis.Redis, keyspace: Any
+) -> None:
+    keys = keyspace.env()
+    command = runner_command(farm_url=farm.url, redis_url=redis_url, count=COUNT, seed=SEED)
+    env = runner_env(keys, redis_url)
+    process = start_runner(command, env, tmp_path / "run")
+    wait_for_checkpoint(redis_client, keyspace.source_id, 1_500, process)
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    process.send_signal(signal.SIGTERM)
+    code, out, err = finish(process, tmp_path / "run", timeout=60)
+    assert code == 130, err[-2000:]
+    assert "Traceback" not in err
+    checkpoint = read_checkpoint(redis_client, keyspace.source_id)
+    assert 1_500 <= checkpoint < COUNT
+    verify_run(redis_client, keys, farm.url)
+    summary = summary_of(out)
+    assert summary["read"] == checkpoint
+    process = start_runner(command, env, tmp_path / "rerun")
+    code, _, err = finish(process, tmp_path / "rerun")
+    assert code == 0, err
+    verify_run(redis_client, keys, farm.url)
 
 
 def test_runner_with_redis_refusing_connections_stops_cleanly(
