@@ -245,14 +245,18 @@ class IngestSidecar:
             ids = list(dict.fromkeys(record[ID_FIELD] for _, record, _ in pending))
             fetching = self._executor().submit(self._fetch, ids, budget_s)
 
+        clean_meta = build_meta(
+            source_id=source_id, item_id="", record_id=None, received_at=received_at
+        )
+        dumps = orjson.dumps
         for index, item, record in clean:
-            meta = build_meta(
-                source_id=source_id,
-                item_id=item.item_id,
-                record_id=record[ID_FIELD],
-                received_at=received_at,
-            )
-            envelope = dump_envelope(meta, record, raw_payload=item.raw)
+            meta = clean_meta.copy()
+            meta["item_id"] = item.item_id
+            meta["record_id"] = record[ID_FIELD]
+            try:
+                envelope = dumps({"meta": meta, "payload": record})
+            except orjson.JSONEncodeError:
+                envelope = dump_envelope(meta, record, raw_payload=item.raw)
             entries[index] = SinkEntry(item.item_id, CLEAN, envelope, "")
 
         if fetching is not None:
