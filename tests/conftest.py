@@ -1,4 +1,4 @@
-"""Shared fixtures: real Redis (fail loudly in CI, skip on a laptop without it) and isolated key names."""
+"""Shared test fixtures: real Redis (fails in CI, skips elsewhere) and isolated key names."""
 
 from __future__ import annotations
 
