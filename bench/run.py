@@ -215,6 +215,8 @@ class Scenario:
     timed_batches: int = 0
     timed_round_trips: int = 0
     cpu_seconds: float = 0.0
+    admin: redis.Redis | None = None
+    server_commands: Counter[str] = field(default_factory=Counter)
 
     def _events(self, batches: int) -> list[dict[str, Any]]:
         texts = self.pool.take(batches * self.batch_size)
@@ -249,9 +251,13 @@ class Scenario:
         """Time one repeat and keep its records per second."""
         events = self._events(self.batches_per_repeat)
         trips = sum(counter.round_trips for counter in self.counters)
+        before = commandstats(self.admin) if self.admin is not None else {}
         cpu = time.process_time()
         elapsed = self._run(events)
         self.cpu_seconds += time.process_time() - cpu
+        if self.admin is not None:
+            self.server_commands.update(commandstats_delta(before, commandstats(self.admin)))
+            self.server_commands["info"] -= 1
         self.timed_round_trips += sum(counter.round_trips for counter in self.counters) - trips
         self.timed_batches += len(events)
         self.samples.rates.append(sum(len(event["Records"]) for event in events) / elapsed)
@@ -275,13 +281,21 @@ class Scenario:
         extra = {"rates": self.samples.rates, **self.reconcile(admin)}
         extra["concurrency"] = len(self.handles)
         extra["process_cpu_ms_per_batch"] = 1000 * self.cpu_seconds / max(self.timed_batches, 1)
+        batches = max(self.timed_batches, 1)
+        per_batch = {
+            name: calls / batches for name, calls in sorted(self.server_commands.items()) if calls
+        }
+        extra["server_commands_per_batch"] = per_batch
+        note = self.note
+        if not self.counters and "evalsha" in per_batch:
+            note += f"; {per_batch['evalsha']:g} EVALSHA per batch (INFO commandstats)"
         return Row(
             scenario=self.name,
             rate_median=self.samples.median,
             rate_low=self.samples.low,
             rate_high=self.samples.high,
             redis_rt_per_batch=rt,
-            note=self.note,
+            note=note,
             extra=extra,
         )
 
@@ -313,7 +327,7 @@ def make_scenario(
 
 
 def handler_scenario(
-    redis_url: str, farm_url: str, pool: RecordPool, config: BenchConfig
+    redis_url: str, farm_url: str, pool: RecordPool, config: BenchConfig, admin: redis.Redis
 ) -> Scenario:
     """`sidecar_fn.handler.handler` exactly as Lambda calls it, configured by the environment."""
     keys = BenchKeys.fresh("handler")
@@ -328,6 +342,7 @@ def handler_scenario(
         batches_per_repeat=config.batches_per_repeat,
         batch_size=config.batch_size,
         note="the Lambda entry point (settings from the environment, cached sidecar)",
+        admin=admin,
     )
 
 
@@ -349,8 +364,11 @@ def farm(env: dict[str, str] | None) -> Iterator[str]:
 # --- the whole run ------------------------------------------------------------------------
 
 
-def _interleave(scenarios: Sequence[Scenario], repeats: int, log: Callable[[str], None]) -> None:
+def _interleave(
+    scenarios: Sequence[Scenario], repeats: int, log: Callable[[str], None], admin: redis.Redis
+) -> None:
     for scenario in scenarios:
+        scenario.admin = admin
         scenario.warm_up()
     for repeat in range(repeats):
         for scenario in scenarios:
@@ -439,8 +457,8 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
             note=f"{bs}-record SQS batches, drift_rate={config.drift_rate}, {farm_label}",
         )
         scenarios = [ref_mixed, ref_clean, batch_clean, batch_mixed]
-        scenarios.append(handler_scenario(redis_url, main_farm, mixed, config))
-        _interleave(scenarios, config.repeats, log)
+        scenarios.append(handler_scenario(redis_url, main_farm, mixed, config, admin))
+        _interleave(scenarios, config.repeats, log, admin)
         by_name: dict[str, Row] = {}
         for scenario in scenarios:
             by_name[scenario.name] = scenario.row(admin)
@@ -465,7 +483,7 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
                     config,
                     note="farm served from a thread of the benchmark process (shares its GIL)",
                 )
-                _interleave([scenario], config.repeats, log)
+                _interleave([scenario], config.repeats, log, admin)
                 row = scenario.row(admin)
                 if by_name["per-record mixed"].rate_median and row.rate_median is not None:
                     row.ratio = row.rate_median / by_name["per-record mixed"].rate_median
@@ -529,7 +547,7 @@ def _latency_rows(
                 invocations=k,
             ),
         ]
-        _interleave(scenarios, config.repeats, log)
+        _interleave(scenarios, config.repeats, log, admin)
         rows = [scenario.row(admin) for scenario in scenarios]
     fast, slow_row = rows[1].rate_median, rows[2].rate_median
     if fast and slow_row:
