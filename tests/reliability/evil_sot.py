@@ -37,6 +37,7 @@ BEHAVIOURS = frozenset(
         "wrong_length",
         "lacks_fields",
         "every_other",
+        "drip",
     }
 )
 
@@ -192,6 +193,10 @@ class EvilSourceOfTruth(RecordingServer):
         self.redirect_to = redirect_to
         self.delay_seconds = 0.0
         self._answered = 0
+        self.drip_interval = 0.2
+        self.drips_finished = 0
+        self.drips_abandoned = 0
+        self._closing = threading.Event()
 
     def set(self, behaviour: str) -> None:
         """Switch the answer every following request gets."""
@@ -241,6 +246,8 @@ class EvilSourceOfTruth(RecordingServer):
             handler.wfile.write(body[: len(body) // 2])
             handler.wfile.flush()
             handler.close_connection = True
+        elif behaviour == "drip":
+            self._drip(handler, self._answer(seen)[1])
         elif behaviour == "redirect":
             target = self.redirect_to or "http://127.0.0.2:9"
             location = f"{target}{seen.path}" + (f"?{seen.query}" if seen.query else "")
@@ -248,6 +255,32 @@ class EvilSourceOfTruth(RecordingServer):
         else:
             status, body = self._answer(seen)
             handler.send(status, body)
+
+    def _drip(self, handler: _Handler, body: bytes) -> None:
+        """Send a complete answer one byte per `drip_interval`: each read is quick, the whole
+        is not. Counts whether the client stayed to the end or hung up."""
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.close_connection = True
+        try:
+            for index in range(len(body)):
+                if self._closing.wait(self.drip_interval):
+                    return
+                handler.wfile.write(body[index : index + 1])
+                handler.wfile.flush()
+        except OSError:
+            with self._lock:
+                self.drips_abandoned += 1
+            return
+        with self._lock:
+            self.drips_finished += 1
+
+    def close(self) -> None:
+        """Stop serving and end any answer still dripping."""
+        self._closing.set()
+        super().close()
 
     def _answer(self, seen: SeenRequest) -> tuple[int, bytes]:
         """Status and body for a source-of-truth request under the current behaviour."""
