@@ -173,7 +173,7 @@ class HttpSourceOfTruth:
                     f"source of truth deadline reached after {attempt - 1} attempt(s)"
                 )
             try:
-                return self._attempt(url, chunk, min(self._timeout_s, remaining))
+                return self._attempt(url, chunk, min(self._timeout_s, remaining), deadline)
             except _Retryable as exc:
                 problem = str(exc)
             if attempt >= self._max_attempts:
@@ -187,7 +187,12 @@ class HttpSourceOfTruth:
                 )
             self._sleep(delay)
 
-    def _attempt(self, url: str, chunk: list[str], timeout_s: float) -> dict[str, Any]:
+    def _attempt(
+        self, url: str, chunk: list[str], timeout_s: float, deadline: float
+    ) -> dict[str, Any]:
+        """One request. httpx's timeouts bound each socket operation, not the whole answer,
+        so the deadline is also checked as the body arrives: a source that drips its answer
+        cannot hold the batch past it."""
         try:
             with self._client.stream("GET", url, timeout=timeout_s) as response:
                 body = bytearray()
@@ -196,6 +201,10 @@ class HttpSourceOfTruth:
                     if len(body) > MAX_BODY_BYTES:
                         raise SourceUnavailable(
                             f"source of truth answer exceeds {MAX_BODY_BYTES} bytes"
+                        )
+                    if self._clock() >= deadline:
+                        raise SourceUnavailable(
+                            "source of truth deadline reached while its answer was arriving"
                         )
                 status = response.status_code
                 location = response.headers.get("location", "")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs
 
 import httpx
@@ -227,3 +227,22 @@ def test_oversized_body_is_refused() -> None:
     farm.queued = [lambda r: httpx.Response(200, content=b"[" + b" " * (9 * 1024 * 1024) + b"]")]
     with pytest.raises(SourceUnavailable, match="exceeds"):
         make(farm).fetch_many(["INV-1"])
+
+
+def test_drip_fed_answer_is_cut_at_the_deadline() -> None:
+    clock = Clock()
+    sent: list[int] = []
+
+    def drip() -> Iterator[bytes]:
+        for n, byte in enumerate(orjson.dumps([pristine("INV-1")])):
+            clock.now += 0.125
+            sent.append(n)
+            yield bytes([byte])
+
+    farm = Farm()
+    farm.queued = [lambda request: httpx.Response(200, content=drip())]
+    source = make(farm, clock, max_attempts=5)
+    with pytest.raises(SourceUnavailable, match="deadline reached while its answer"):
+        source.fetch_many(["INV-1"], budget_s=1.0)
+    assert len(sent) == 8
+    assert len(farm.requests) == 1
