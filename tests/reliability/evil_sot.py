@@ -38,6 +38,7 @@ BEHAVIOURS = frozenset(
         "lacks_fields",
         "every_other",
         "drip",
+        "mistyped",
     }
 )
 
@@ -313,10 +314,19 @@ class EvilSourceOfTruth(RecordingServer):
             assert number is not None
             return pristine_invoice(f"INV-{(number + 1) % KNOWN_LIMIT}")
         record = pristine_invoice(invoice_id)
-        if record is not None and self.behaviour == "lacks_fields":
-            record = {**record, "vendor_id": None}
-            del record["status"]
-        return record
+        return degrade(record, self.behaviour)
+
+
+def degrade(record: dict[str, Any] | None, behaviour: str) -> dict[str, Any] | None:
+    """The record a `lacks_fields` or `mistyped` source answers in place of `record`."""
+    if record is None:
+        return None
+    if behaviour == "lacks_fields":
+        record = {**record, "vendor_id": None}
+        del record["status"]
+    elif behaviour == "mistyped":
+        record = {**record, "vendor_id": 12345, "total_amount": "12.50", "status": ["PAID"]}
+    return record
 
 
 def loopback_alias_available() -> bool:

@@ -13,7 +13,13 @@ import redis
 from .batches import UNKNOWN_NUMBER, mixed_items
 from .conftest import FAST_RECOVERY, SidecarFactory
 from .delivery import deliver, redeliver_failed
-from .evil_sot import EvilSourceOfTruth, RecordingServer, invoice_number
+from .evil_sot import (
+    EvilSourceOfTruth,
+    RecordingServer,
+    degrade,
+    invoice_number,
+    pristine_invoice,
+)
 from .farm_truth import FarmTruth
 from .ledger import check_ledger, expected_outcome, read_ledger
 from .redis_server import free_port
@@ -231,3 +237,23 @@ def test_drip_fed_answer_does_not_hold_the_batch_past_its_deadline(
     assert evil_sot.drips_finished == 0
     ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
     assert check_ledger(ledger, dict(ITEMS), pending=outcome[0].failed) == []
+
+
+@pytest.mark.parametrize("behaviour", ["lacks_fields", "mistyped"])
+def test_source_lacking_the_field_too_makes_the_record_unrepairable(
+    behaviour: str,
+    evil_sot: EvilSourceOfTruth,
+    make_sidecar: SidecarFactory,
+    keyspace: Any,
+    redis_url: str,
+    redis_client: redis.Redis,
+) -> None:
+    def truth(invoice_id: str) -> dict[str, Any] | None:
+        return degrade(pristine_invoice(invoice_id), behaviour)
+
+    sidecar = make_sidecar(env_for(keyspace, redis_url, evil_sot.url))
+    evil_sot.set(behaviour)
+    assert deliver(sidecar, ITEMS).failed == []
+    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    assert check_ledger(ledger, dict(ITEMS), sot=truth) == []
+    assert ledger.dlq_reasons()["unrepairable"] > 0
