@@ -65,14 +65,14 @@ def counting_redis(url: str) -> tuple[redis.Redis, RoundTripCounter]:
     return redis.Redis(connection_pool=pool), counter
 
 
-def commandstats(client: redis.Redis) -> dict[str, int]:
-    """Calls per command name from `INFO commandstats` (for cross-checking round trips)."""
+def commandstats(client: redis.Redis, field: str = "calls") -> dict[str, int]:
+    """Per command name, `calls` (or `usec`, server time) from `INFO commandstats`."""
     info: dict[str, Any] = client.info("commandstats")
-    calls: dict[str, int] = {}
+    values: dict[str, int] = {}
     for key, value in info.items():
         name = key.removeprefix("cmdstat_")
-        calls[name] = int(value["calls"]) if isinstance(value, dict) else 0
-    return calls
+        values[name] = int(value[field]) if isinstance(value, dict) else 0
+    return values
 
 
 def commandstats_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:

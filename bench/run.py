@@ -217,6 +217,7 @@ class Scenario:
     cpu_seconds: float = 0.0
     admin: redis.Redis | None = None
     server_commands: Counter[str] = field(default_factory=Counter)
+    server_usec: int = 0
 
     def _events(self, batches: int) -> list[dict[str, Any]]:
         texts = self.pool.take(batches * self.batch_size)
@@ -251,13 +252,20 @@ class Scenario:
         """Time one repeat and keep its records per second."""
         events = self._events(self.batches_per_repeat)
         trips = sum(counter.round_trips for counter in self.counters)
-        before = commandstats(self.admin) if self.admin is not None else {}
+        admin = self.admin
+        before = commandstats(admin) if admin is not None else {}
+        usec = commandstats(admin, "usec") if admin is not None else {}
         cpu = time.process_time()
         elapsed = self._run(events)
         self.cpu_seconds += time.process_time() - cpu
-        if self.admin is not None:
-            self.server_commands.update(commandstats_delta(before, commandstats(self.admin)))
-            self.server_commands["info"] -= 1
+        if admin is not None:
+            self.server_commands.update(commandstats_delta(before, commandstats(admin)))
+            self.server_commands["info"] -= 2
+            spent = commandstats_delta(usec, commandstats(admin, "usec"))
+            spent.pop("info", None)
+            if "evalsha" in spent:
+                spent = {"evalsha": spent["evalsha"], "script": spent.get("script", 0)}
+            self.server_usec += sum(spent.values())
         self.timed_round_trips += sum(counter.round_trips for counter in self.counters) - trips
         self.timed_batches += len(events)
         self.samples.rates.append(sum(len(event["Records"]) for event in events) / elapsed)
@@ -286,6 +294,7 @@ class Scenario:
             name: calls / batches for name, calls in sorted(self.server_commands.items()) if calls
         }
         extra["server_commands_per_batch"] = per_batch
+        extra["redis_server_ms_per_batch"] = self.server_usec / 1000 / batches
         note = self.note
         if not self.counters and "evalsha" in per_batch:
             note += f"; {per_batch['evalsha']:g} EVALSHA per batch (INFO commandstats)"
