@@ -13,8 +13,8 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .batches import Item, drifted, dumps
-from .conftest import FAST_RECOVERY, SidecarFactory
+from .batches import Item, LambdaContext, drifted, dumps
+from .conftest import FAST_RECOVERY, SidecarFactory, require
 from .delivery import deliver
 from .evil_sot import EvilSourceOfTruth, RecordingServer, pristine_invoice
 from .ledger import Ledger, check_ledger, expected_outcome, read_ledger
@@ -248,3 +248,41 @@ def test_expected_outcome_oracle_sees_hostile_ids_as_unknown() -> None:
     record = json.loads(drifted(5))
     record["invoice_id"] = "INV-\u0661\u0662\u0663"
     assert expected_outcome(dumps(record)) == "unrepairable"
+
+
+BROKEN_EVENTS = {
+    "not an object": None,
+    "a list": [],
+    "no Records": {},
+    "Records not a list": {"Records": None},
+    "record not an object": {"Records": ["x"]},
+    "SQS record without messageId": {"Records": [{"body": "{}"}]},
+    "Kinesis record not an object": {"Records": [{"kinesis": "x"}]},
+    "Kinesis sequenceNumber not a string": {
+        "Records": [{"kinesis": {"sequenceNumber": 5, "data": ""}}]
+    },
+}
+
+
+@pytest.mark.parametrize("event", list(BROKEN_EVENTS.values()), ids=list(BROKEN_EVENTS))
+def test_an_event_that_names_no_items_is_refused_with_the_project_error(
+    rig: FuzzRig, event: Any
+) -> None:
+    errors = require("sidecar_fn.errors")
+    with pytest.raises(errors.InvalidEvent):
+        rig.sidecar.handle_batch(event, LambdaContext())
+    assert rig.client.exists(rig.keys["AOS_STREAM"], rig.keys["AOS_DLQ_STREAM"]) == 0
+
+
+def test_records_without_a_usable_body_are_malformed_not_a_crash(rig: FuzzRig) -> None:
+    event = {
+        "Records": [
+            {"messageId": "body-int", "body": 5},
+            {"kinesis": {"sequenceNumber": "bad-base64", "data": "!!!"}},
+            {"kinesis": {"sequenceNumber": "no-data"}},
+        ]
+    }
+    report = rig.sidecar.handle_batch(event, LambdaContext())
+    assert report.lambda_response() == {"batchItemFailures": []}
+    ledger = read_ledger(rig.client, rig.keys["AOS_STREAM"], rig.keys["AOS_DLQ_STREAM"])
+    assert {ledger.outcome(i) for i in ("body-int", "bad-base64", "no-data")} == {"malformed"}
