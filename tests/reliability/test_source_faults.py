@@ -208,11 +208,6 @@ def test_partial_source_failure_fails_back_only_the_unanswered_chunk(
     assert check_ledger(ledger, dict(items)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source_http reads the body with per-read timeouts only: a source that answers one "
-    "byte at a time keeps the batch past its Lambda deadline",
-)
 def test_drip_fed_answer_does_not_hold_the_batch_past_its_deadline(
     evil_sot: EvilSourceOfTruth,
     make_sidecar: SidecarFactory,
