@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -156,7 +157,7 @@ def rig(
 
 
 FUZZ = settings(
-    max_examples=120,
+    max_examples=int(os.environ.get("AOS_FUZZ_EXAMPLES", "120")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

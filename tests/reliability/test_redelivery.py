@@ -76,3 +76,21 @@ def test_redelivered_items_count_under_their_first_outcome(
     again = deliver(sidecar, ITEMS)
     assert first.failed == again.failed == []
     assert again.counts == first.counts
+
+
+@pytest.mark.parametrize("kinesis", [False, True], ids=["sqs", "kinesis"])
+def test_a_ten_thousand_record_batch_lands_once(
+    kinesis: bool,
+    evil_sot: EvilSourceOfTruth,
+    make_sidecar: SidecarFactory,
+    keyspace: Any,
+    redis_url: str,
+    redis_client: redis.Redis,
+) -> None:
+    items = mixed_items("big", 10_000)
+    sidecar = _sidecar(make_sidecar, keyspace, redis_url, evil_sot.url)
+    assert deliver(sidecar, items, kinesis=kinesis).failed == []
+    assert deliver(sidecar, items, kinesis=kinesis).failed == []
+    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    assert check_ledger(ledger, dict(items)) == []
+    assert len(evil_sot.unintended()) == 0
