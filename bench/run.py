@@ -39,6 +39,7 @@ from bench.measure import (
     run_sequential,
 )
 from bench.per_record import ReferenceConfig, build_reference
+from bench.processes import WorkerJob, run_processes
 from bench.report import Row, render_table, to_json
 from bench.services import BenchKeys, env_with, private_redis
 
@@ -86,7 +87,6 @@ SMOKE = BenchConfig(
     import_runs=1,
     runner_counts=(100, 1_000),
     chalice=False,
-    latency=False,
 )
 
 
@@ -359,11 +359,24 @@ def handler_scenario(
 
 
 @contextmanager
-def farm(env: dict[str, str] | None) -> Iterator[str]:
-    """A farm: `chalice local` in a subprocess when `env` is given, else in-process."""
+def farm(env: dict[str, str], *, chalice: bool = True) -> Iterator[str]:
+    """A farm with `env` as its configuration: `chalice local` in a subprocess, or in this
+    process (which reads its configuration from the environment once, at start)."""
     from local.farm_server import start_farm
 
-    server = start_farm(env=env)
+    if chalice:
+        server = start_farm(env=env)
+    else:
+        saved = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
+        try:
+            server = start_farm(env=None)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
     try:
         yield server.url
     finally:
@@ -407,9 +420,7 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
         admin = redis.Redis.from_url(redis_url)
         stack.callback(admin.close)
         log(f"private Redis at {redis_url}")
-        main_farm = stack.enter_context(
-            farm({"FARM_SOT_LATENCY_MS": "0"} if config.chalice else None)
-        )
+        main_farm = stack.enter_context(farm({"FARM_SOT_LATENCY_MS": "0"}, chalice=config.chalice))
         log(f"farm ({'chalice local' if config.chalice else 'in-process'}) at {main_farm}")
         fetcher = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=60.0)
         stack.callback(fetcher.close)
@@ -483,7 +494,7 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
 
         if config.in_process:
             log("throughput, in-process farm")
-            with farm(None) as local_farm:
+            with farm({"FARM_SOT_LATENCY_MS": "0"}, chalice=False) as local_farm:
                 scenario = make_scenario(
                     "handle_batch mixed, in-process farm",
                     sidecar,
@@ -499,7 +510,7 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
                 rows.append(row)
 
         if config.latency:
-            rows += _latency_rows(config, sidecar, main_farm, mixed, admin, log)
+            rows += _latency_rows(config, sidecar, redis_url, main_farm, mixed, admin, log)
 
         if config.cold_start:
             rows += _cold_start_rows(config, redis_url, main_farm, log)
@@ -523,9 +534,54 @@ def machine_facts() -> dict[str, Any]:
     }
 
 
+def _process_row(
+    name: str,
+    redis_url: str,
+    farm_url: str,
+    pool: RecordPool,
+    config: BenchConfig,
+    admin: redis.Redis,
+    note: str = "",
+) -> Row:
+    """K invocations at once, each its own process and sidecar (an execution environment)."""
+    k, bs = config.concurrency, config.batch_size
+    keys = BenchKeys.fresh("processes")
+    shares: list[list[list[list[str]]]] = [[[] for _ in range(config.repeats)] for _ in range(k)]
+    per_repeat = max(config.batches_per_repeat, 2 * k)
+    for repeat in range(config.repeats):
+        for index in range(per_repeat):
+            shares[index % k][repeat].append(pool.take(bs))
+    jobs = [WorkerJob(redis_url, farm_url, keys.env(), pool.take(bs), share) for share in shares]
+    try:
+        run = run_processes(jobs)
+        main, dlq = keys.stream_lengths(admin)
+    finally:
+        keys.delete(admin)
+    processed = k * bs + config.repeats * per_repeat * bs
+    return Row(
+        scenario=name,
+        rate_median=run.samples.median,
+        rate_low=run.samples.low,
+        rate_high=run.samples.high,
+        redis_rt_per_batch=run.round_trips_per_batch,
+        note=note,
+        extra={
+            "rates": run.samples.rates,
+            "concurrency": k,
+            "processed": processed,
+            "main_entries": main,
+            "dlq_entries": dlq,
+            "failures": run.failures,
+            "reconciled": main + dlq + run.failures == processed,
+            "counts": run.counts,
+        },
+    )
+
+
 def _latency_rows(
     config: BenchConfig,
     sidecar: Builder,
+    redis_url: str,
     main_farm: str,
     pool: RecordPool,
     admin: redis.Redis,
@@ -534,34 +590,37 @@ def _latency_rows(
     env = {"FARM_SOT_LATENCY_MS": str(config.latency_ms)}
     log(f"throughput with FARM_SOT_LATENCY_MS={config.latency_ms} (second chalice local)")
     k = config.concurrency
-    with farm(env if config.chalice else None) as slow_farm:
-        slow = f"SoT +{config.latency_ms} ms"
-        scenarios = [
-            make_scenario(f"mixed, {slow}, 1 invocation", sidecar, slow_farm, pool, config),
-            make_scenario(
-                f"mixed, {k} concurrent invocations",
-                sidecar,
-                main_farm,
-                pool,
-                config,
-                invocations=k,
-                note=f"{k} warm sidecars in threads, as Lambda runs concurrent invocations",
+    slow = f"SoT +{config.latency_ms} ms"
+    with farm(env, chalice=config.chalice) as slow_farm:
+        single = make_scenario(f"mixed, {slow}, 1 invocation", sidecar, slow_farm, pool, config)
+        _interleave([single], config.repeats, log, admin)
+        rows = [single.row(admin)]
+        log(f"  {k} concurrent invocations in {k} processes, without and with latency")
+        fast = _process_row(
+            f"mixed, {k} invocations at once",
+            redis_url,
+            main_farm,
+            pool,
+            config,
+            admin,
+            note=(
+                f"{k} processes, each its own sidecar and clients, as Lambda runs"
+                " concurrent execution environments"
             ),
-            make_scenario(
-                f"mixed, {slow}, {k} concurrent invocations",
-                sidecar,
-                slow_farm,
-                pool,
-                config,
-                invocations=k,
-            ),
-        ]
-        _interleave(scenarios, config.repeats, log, admin)
-        rows = [scenario.row(admin) for scenario in scenarios]
-    fast, slow_row = rows[1].rate_median, rows[2].rate_median
-    if fast and slow_row:
-        rows[2].note = f"slowdown vs no latency at the same concurrency: {fast / slow_row:.2f}x"
-        rows[2].extra["slowdown"] = fast / slow_row
+        )
+        delayed = _process_row(
+            f"mixed, {slow}, {k} invocations at once",
+            redis_url,
+            slow_farm,
+            pool,
+            config,
+            admin,
+        )
+        rows += [fast, delayed]
+    if fast.rate_median and delayed.rate_median:
+        slowdown = fast.rate_median / delayed.rate_median
+        delayed.note = f"slowdown vs no latency at the same concurrency: {slowdown:.2f}x"
+        delayed.extra["slowdown"] = slowdown
     return rows
 
 
