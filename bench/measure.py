@@ -7,7 +7,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -75,43 +74,6 @@ def run_sequential(handle: Handle, events: Sequence[Event]) -> tuple[float, list
     for event in events:
         results.append(handle(event, context))
     return time.perf_counter() - start, results
-
-
-def run_concurrent(handles: Sequence[Handle], events: Sequence[Event]) -> tuple[float, list[Any]]:
-    """Run one worker thread per handle (one warm Lambda container each) over the events."""
-    lock = threading.Lock()
-    pending = iter(events)
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(handles) + 1)
-
-    def worker(handle: Handle) -> None:
-        context = LambdaContext()
-        barrier.wait()
-        while True:
-            with lock:
-                event = next(pending, None)
-            if event is None:
-                return
-            try:
-                result = handle(event, context)
-            except BaseException as exc:
-                errors.append(exc)
-                return
-            with lock:
-                results.append(result)
-
-    threads = [threading.Thread(target=worker, args=(handle,)) for handle in handles]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    if errors:
-        raise errors[0]
-    return elapsed, results
 
 
 @dataclass

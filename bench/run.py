@@ -34,7 +34,6 @@ from bench.measure import (
     Handle,
     Samples,
     quiet_stdout,
-    run_concurrent,
     run_runner,
     run_sequential,
 )
@@ -198,11 +197,11 @@ def count_pass(
 
 @dataclass
 class Scenario:
-    """One timed configuration: its handlers (one per concurrent invocation) and its input."""
+    """One timed configuration: the handler under test and the stream it reads."""
 
     name: str
     pool: RecordPool
-    handles: list[Handle]
+    handle: Handle
     keys: BenchKeys
     batches_per_repeat: int
     batch_size: int
@@ -228,10 +227,7 @@ class Scenario:
 
     def _run(self, events: list[dict[str, Any]]) -> float:
         with quiet_stdout():
-            if len(self.handles) == 1:
-                elapsed, results = run_sequential(self.handles[0], events)
-            else:
-                elapsed, results = run_concurrent(self.handles, events)
+            elapsed, results = run_sequential(self.handle, events)
         for result in results:
             counts, failures = outcome_of(result)
             self.counts.update(counts)
@@ -240,13 +236,12 @@ class Scenario:
         return elapsed
 
     def warm_up(self) -> None:
-        """One batch per handler: connections, script load, lazy imports."""
-        for handle in self.handles:
-            with quiet_stdout():
-                _, results = run_sequential(handle, self._events(1))
-            self.processed += self.batch_size
-            for result in results:
-                self.counts.update(outcome_of(result)[0])
+        """One untimed batch: connections, script load, lazy imports."""
+        with quiet_stdout():
+            _, results = run_sequential(self.handle, self._events(1))
+        self.processed += self.batch_size
+        for result in results:
+            self.counts.update(outcome_of(result)[0])
 
     def run_repeat(self) -> None:
         """Time one repeat and keep its records per second."""
@@ -287,7 +282,7 @@ class Scenario:
         """The table row of this scenario (ratio filled in by the caller)."""
         rt = self.timed_round_trips / self.timed_batches if self.counters else None
         extra = {"rates": self.samples.rates, **self.reconcile(admin)}
-        extra["concurrency"] = len(self.handles)
+        extra["concurrency"] = 1
         extra["process_cpu_ms_per_batch"] = 1000 * self.cpu_seconds / max(self.timed_batches, 1)
         batches = max(self.timed_batches, 1)
         per_batch = {
@@ -316,18 +311,17 @@ def make_scenario(
     pool: RecordPool,
     config: BenchConfig,
     *,
-    invocations: int = 1,
     batches_per_repeat: int | None = None,
     note: str = "",
 ) -> Scenario:
-    """A scenario with `invocations` independent handlers sharing one key space."""
+    """A scenario with a freshly built handler and a key space of its own."""
     keys = BenchKeys.fresh(name.split()[0].lower())
-    built = [build(farm_url, keys) for _ in range(invocations)]
+    handle, counter = build(farm_url, keys)
     return Scenario(
         name=name,
         pool=pool,
-        handles=[handle for handle, _ in built],
-        counters=[counter for _, counter in built],
+        handle=handle,
+        counters=[counter],
         keys=keys,
         batches_per_repeat=batches_per_repeat or config.batches_per_repeat,
         batch_size=config.batch_size,
@@ -346,7 +340,7 @@ def handler_scenario(
     return Scenario(
         name="handler.handler mixed",
         pool=pool,
-        handles=[entry],
+        handle=entry,
         keys=keys,
         batches_per_repeat=config.batches_per_repeat,
         batch_size=config.batch_size,
