@@ -87,10 +87,13 @@ def wait_for_checkpoint(
         time.sleep(0.02)
 
 
-def stream_records(farm_url: str, *, seed: int, count: int, chaos: bool = True) -> list[str]:
+def stream_records(
+    farm_url: str, *, seed: int, count: int, chaos: bool = True, token: str | None = None
+) -> list[str]:
     """The farm's stream records 0..count-1 (data text), read page by page."""
     records: list[str] = []
-    with httpx.Client(base_url=farm_url, timeout=60) as client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(base_url=farm_url, timeout=60, headers=headers) as client:
         while len(records) < count:
             params: dict[str, str | int] = {
                 "chaos": str(chaos).lower(),
@@ -109,13 +112,13 @@ def stream_records(farm_url: str, *, seed: int, count: int, chaos: bool = True) 
 
 
 def expected_items(
-    farm_url: str, *, seed: int, count: int, source: str = "sqs"
+    farm_url: str, *, seed: int, count: int, source: str = "sqs", token: str | None = None
 ) -> dict[str, bytes]:
     """Item id -> raw bytes for sequences 0..count-1, with the runner's deterministic ids."""
     from local.events import EventFactory
 
     factory = EventFactory(source, seed=seed, chaos=True)  # type: ignore[arg-type]
-    data = stream_records(farm_url, seed=seed, count=count)
+    data = stream_records(farm_url, seed=seed, count=count, token=token)
     return {
         factory.item_id(sequence): text.encode("utf-8", "surrogatepass")
         for sequence, text in enumerate(data)
