@@ -251,7 +251,7 @@ def test_expected_outcome_oracle_sees_hostile_ids_as_unknown() -> None:
     assert expected_outcome(dumps(record)) == "unrepairable"
 
 
-BROKEN_EVENTS = {
+BROKEN_EVENTS: dict[str, Any] = {
     "not an object": None,
     "a list": [],
     "no Records": {},
