@@ -106,3 +106,31 @@ def test_redis_killed_while_batches_are_in_flight(
     client.close()
     assert check_ledger(ledger, dict(items)) == []
     assert ledger.main_entries + ledger.dlq_entries == len(items)
+
+
+def test_redis_out_of_memory_fails_batches_back_whole(
+    private_redis: PrivateRedis,
+    evil_sot: EvilSourceOfTruth,
+    make_sidecar: SidecarFactory,
+    unique_keys: dict[str, str],
+) -> None:
+    items = mixed_items("oom", 3_000)
+    client = private_redis.client()
+    used = int(client.info("memory")["used_memory"])
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", str(used + 600_000))
+    env = {**unique_keys, **FAST_RECOVERY, "REDIS_URL": private_redis.url, "FARM_URL": evil_sot.url}
+    sidecar = make_sidecar(env)
+    failed: list[str] = []
+    for start in range(0, len(items), 300):
+        failed += deliver(sidecar, items[start : start + 300]).failed
+    assert 0 < len(failed) < len(items), "expected Redis to run out of memory part-way"
+    assert len(failed) % 300 == 0, "a batch was failed back only in part"
+    ledger = read_ledger(client, unique_keys["AOS_STREAM"], unique_keys["AOS_DLQ_STREAM"])
+    assert check_ledger(ledger, dict(items), pending=failed) == []
+
+    client.config_set("maxmemory", "0")
+    assert redeliver_failed(sidecar, items, failed) == []
+    ledger = read_ledger(client, unique_keys["AOS_STREAM"], unique_keys["AOS_DLQ_STREAM"])
+    client.close()
+    assert check_ledger(ledger, dict(items)) == []
