@@ -231,3 +231,31 @@ def test_redis_password_never_reaches_logs_or_failures(
     captured = capfd.readouterr()
     outputs = [captured.out, captured.err, caplog.text, repr(down.report), repr(sidecar)]
     assert [text[:200] for text in outputs if password in text] == []
+
+
+FARM_HOSTILE_PATHS = [
+    "/api/source/salesforce/invoice/..%2F..%2Fapi%2Fstream",
+    "/api/source/salesforce/invoice/INV-1%0D%0AX-Injected:%20yes",
+    "/api/source/salesforce/invoice/INV-%D9%A1%D9%A2",
+    "/api/source/salesforce/invoice/INV-" + "9" * 5000,
+    "/api/source/salesforce/invoice/INV-1%00",
+    "/api/source/salesforce/invoices?ids=INV-1,..%2Fetc",
+    "/api/source/salesforce/invoices?ids=" + ",".join(f"INV-{n}" for n in range(1, 203)),
+    "/api/source/salesforce/invoices?ids=",
+    "/api/stream?limit=100000",
+    "/api/stream?cursor=-1",
+    "/api/stream?seed=%F0%9F%92%A9",
+]
+
+
+@pytest.mark.integration
+def test_farm_answers_hostile_requests_with_salesforce_errors(farm_factory: Any) -> None:
+    farm = farm_factory({})
+    with httpx.Client(base_url=farm.url, timeout=10) as client:
+        for path in FARM_HOSTILE_PATHS:
+            response = client.get(path)
+            assert 400 <= response.status_code < 500, (path, response.status_code)
+            body = response.json()
+            assert isinstance(body, list) and body[0]["errorCode"], (path, body)
+            assert "Traceback" not in response.text
+            assert "x-injected" not in response.headers
