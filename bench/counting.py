@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -90,6 +91,8 @@ class SoTCounts:
     batch_ids: int = 0
     single_requests: int = 0
     other_requests: int = 0
+    upstream_seconds: float = 0.0
+    """Time the farm took to answer the source-of-truth requests (through a fresh connection)."""
 
     @property
     def sot_requests(self) -> int:
@@ -145,9 +148,11 @@ class SoTCountingProxy:
     ) -> None:
         self.close()
 
-    def _record(self, path: str) -> None:
+    def _record(self, path: str, seconds: float) -> None:
         parts = urlsplit(path)
         with self._lock:
+            if parts.path.startswith("/api/source/"):
+                self._counts.upstream_seconds += seconds
             if parts.path.rstrip("/") == BATCH_ROUTE:
                 ids = parse_qs(parts.query).get("ids", [""])[0]
                 self._counts.batch_requests += 1
@@ -176,13 +181,14 @@ class SoTCountingProxy:
             disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
-                proxy._record(self.path)
                 headers = {
                     key: value
                     for key, value in self.headers.items()
                     if key.lower() not in {"host", "connection", "keep-alive"}
                 }
+                start = time.perf_counter()
                 status, body, content_type = proxy._forward("GET", self.path, headers)
+                proxy._record(self.path, time.perf_counter() - start)
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))

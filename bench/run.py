@@ -142,6 +142,7 @@ class CountPass:
     sot: list[int] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
     round_trips: list[int] = field(default_factory=list)
+    sot_ms: list[float] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     commands: dict[str, int] = field(default_factory=dict)
 
@@ -179,7 +180,9 @@ def count_pass(
             trips = counter.round_trips
             with quiet_stdout():
                 report = handle(event, context)
-            result.sot.append(proxy.counts().sot_requests)
+            seen = proxy.counts()
+            result.sot.append(seen.sot_requests)
+            result.sot_ms.append(seen.upstream_seconds * 1000)
             result.round_trips.append(counter.round_trips - trips)
             counts, _ = outcome_of(report)
             for outcome, number in counts.items():
@@ -398,6 +401,7 @@ def _count_row(row: Row, counted: CountPass | None) -> None:
     row.sot_per_batch = counted.mean(counted.sot)
     row.drifted_ids_per_batch = counted.mean(counted.ids)
     row.extra["sot_within_limit"] = counted.sot_within_limit
+    row.extra["sot_ms_per_batch"] = statistics.fmean(counted.sot_ms) if counted.sot_ms else 0.0
     row.extra["counting_pass"] = asdict(counted)
 
 
