@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -134,3 +138,63 @@ def test_redis_out_of_memory_fails_batches_back_whole(
     ledger = read_ledger(client, unique_keys["AOS_STREAM"], unique_keys["AOS_DLQ_STREAM"])
     client.close()
     assert check_ledger(ledger, dict(items)) == []
+
+
+WARM_CONTAINER = """
+import json, sys
+from sidecar_fn.handler import handler
+from reliability.batches import LambdaContext, mixed_items, sqs_event
+items = mixed_items("warm", 30)
+for _ in sys.stdin:
+    response = handler(sqs_event(items), LambdaContext(budget_ms=5_000))
+    failed = sorted(entry["itemIdentifier"] for entry in response["batchItemFailures"])
+    print("RESULT " + json.dumps(failed), flush=True)
+"""
+
+
+def test_warm_lambda_container_recovers_when_redis_comes_back(
+    tmp_path: Path, evil_sot: EvilSourceOfTruth, unique_keys: dict[str, str]
+) -> None:
+    server = PrivateRedis(tmp_path)
+    tests_dir = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        **unique_keys,
+        **FAST_RECOVERY,
+        "REDIS_URL": server.url,
+        "FARM_URL": evil_sot.url,
+        "PYTHONPATH": os.pathsep.join([str(tests_dir), str(tests_dir.parent)]),
+    }
+    container = subprocess.Popen(
+        [sys.executable, "-c", WARM_CONTAINER],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert container.stdin is not None and container.stdout is not None
+
+    def invoke() -> list[str]:
+        assert container.stdin is not None and container.stdout is not None
+        container.stdin.write("invoke\n")
+        container.stdin.flush()
+        for line in container.stdout:
+            if line.startswith("RESULT "):
+                return list(json.loads(line[len("RESULT ") :]))
+        raise AssertionError("the container exited without answering")
+
+    try:
+        assert len(invoke()) == 30, "with Redis down every item must be failed back"
+        server.start()
+        assert invoke() == []
+        assert invoke() == []
+        client = server.client()
+        ledger = read_ledger(client, unique_keys["AOS_STREAM"], unique_keys["AOS_DLQ_STREAM"])
+        client.close()
+        assert check_ledger(ledger, dict(mixed_items("warm", 30))) == []
+    finally:
+        container.stdin.close()
+        container.wait(timeout=30)
+        container.stdout.close()
+        server.kill()
