@@ -211,3 +211,21 @@ def test_farm_lost_mid_run_then_back_on_the_same_port(
         verify_run(redis_client, keys, farm.url)
     finally:
         farm.close()
+
+
+def test_two_runners_on_one_source_at_once_write_each_record_once(
+    tmp_path: Path, farm: Any, redis_url: str, redis_client: redis.Redis, keyspace: Any
+) -> None:
+    keys = keyspace.env()
+    command = runner_command(farm_url=farm.url, redis_url=redis_url, count=4_000, seed=SEED)
+    env = runner_env(keys, redis_url)
+    first = start_runner(command, env, tmp_path / "first")
+    second = start_runner(command, env, tmp_path / "second")
+    for process, log in ((first, tmp_path / "first"), (second, tmp_path / "second")):
+        code, out, err = finish(process, log)
+        print(f"concurrent runner: exit {code}; {summary_of(out)}")
+        if code != 0:
+            assert_one_clear_error(err)
+            assert "do not reconcile" in err, "only the stream-count cross-check may object"
+    assert read_checkpoint(redis_client, keyspace.source_id) >= 4_000
+    verify_run(redis_client, keys, farm.url, in_flight=PAGE)
