@@ -228,4 +228,4 @@ def test_two_runners_on_one_source_at_once_write_each_record_once(
             assert_one_clear_error(err)
             assert "do not reconcile" in err, "only the stream-count cross-check may object"
     assert read_checkpoint(redis_client, keyspace.source_id) >= 4_000
-    verify_run(redis_client, keys, farm.url, in_flight=PAGE)
+    verify_run(redis_client, keys, farm.url, in_flight=4_000)
