@@ -156,6 +156,21 @@ def rig(
     assert bystander.requests == []
 
 
+@pytest.fixture
+def real_rig(
+    evil_sot: EvilSourceOfTruth,
+    bystander: RecordingServer,
+    make_sidecar: SidecarFactory,
+    keyspace: Any,
+    redis_url: str,
+    redis_client: redis.Redis,
+) -> Iterator[FuzzRig]:
+    """The same rig on the real Redis server (its own Lua, not the emulation)."""
+    env = {**keyspace.env(), **FAST_RECOVERY, "FARM_URL": evil_sot.url, "REDIS_URL": redis_url}
+    yield FuzzRig(make_sidecar(env), redis_client, evil_sot, keyspace.env())
+    assert bystander.requests == []
+
+
 FUZZ = settings(
     max_examples=int(os.environ.get("AOS_FUZZ_EXAMPLES", "120")),
     deadline=None,
@@ -182,6 +197,16 @@ def test_arbitrary_bytes_never_crash_and_land_once(rig: FuzzRig, raws: list[byte
     for item_id, raw in items:
         if _invalid_utf8(raw):
             assert ledger.outcome(item_id) == "malformed", item_id
+
+
+@pytest.mark.integration
+@settings(FUZZ, max_examples=max(10, FUZZ.max_examples // 3))
+@given(raws=st.lists(anything | structured, min_size=1, max_size=10), kinesis=st.booleans())
+def test_fuzzed_batches_on_real_redis(real_rig: FuzzRig, raws: list[bytes], kinesis: bool) -> None:
+    items = _with_ids(raws)
+    sqs_safe = not any(_invalid_utf8(raw) for raw in raws)
+    ledger = real_rig.run(items, kinesis=kinesis or not sqs_safe)
+    assert check_ledger(ledger, dict(items), exact_outcomes=False) == []
 
 
 @pytest.mark.parametrize("hostile", HOSTILE_IDS, ids=[repr(h)[:24] for h in HOSTILE_IDS])
