@@ -56,7 +56,7 @@ class BenchConfig:
     batches_per_repeat: int = 20
     reference_batches: int = 2
     count_batches: int = 4
-    concurrency: int = 4
+    concurrency: int = 5
     latency_ms: int = 50
     import_runs: int = 7
     runner_counts: tuple[int, int] = (10_000, 100_000)
@@ -602,8 +602,8 @@ def _latency_rows(
             config,
             admin,
             note=(
-                f"{k} processes, each its own sidecar and clients, as Lambda runs"
-                " concurrent execution environments"
+                f"{k} processes, each its own sidecar and clients: an SQS event source"
+                " starts with five batches at a time, each in its own execution environment"
             ),
         )
         delayed = _process_row(
