@@ -539,10 +539,11 @@ def _process_row(
     pool: RecordPool,
     config: BenchConfig,
     admin: redis.Redis,
+    k: int,
     note: str = "",
 ) -> Row:
     """K invocations at once, each its own process and sidecar (an execution environment)."""
-    k, bs = config.concurrency, config.batch_size
+    bs = config.batch_size
     keys = BenchKeys.fresh("processes")
     shares: list[list[list[list[str]]]] = [[[] for _ in range(config.repeats)] for _ in range(k)]
     per_repeat = max(config.batches_per_repeat, 2 * k)
@@ -593,32 +594,35 @@ def _latency_rows(
         single = make_scenario(f"mixed, {slow}, 1 invocation", sidecar, slow_farm, pool, config)
         _interleave([single], config.repeats, log, admin)
         rows = [single.row(admin)]
-        log(f"  {k} concurrent invocations in {k} processes, without and with latency")
-        fast = _process_row(
-            f"mixed, {k} invocations at once",
-            redis_url,
-            main_farm,
-            pool,
-            config,
-            admin,
-            note=(
-                f"{k} processes, each its own sidecar and clients: an SQS event source"
-                " starts with five batches at a time, each in its own execution environment"
-            ),
-        )
-        delayed = _process_row(
-            f"mixed, {slow}, {k} invocations at once",
-            redis_url,
-            slow_farm,
-            pool,
-            config,
-            admin,
-        )
-        rows += [fast, delayed]
-    if fast.rate_median and delayed.rate_median:
-        slowdown = fast.rate_median / delayed.rate_median
-        delayed.note = f"slowdown vs no latency at the same concurrency: {slowdown:.2f}x"
-        delayed.extra["slowdown"] = slowdown
+        for width in sorted({k, 2 * k}):
+            log(f"  {width} invocations at once in {width} processes, without and with latency")
+            fast = _process_row(
+                f"mixed, {width} invocations at once",
+                redis_url,
+                main_farm,
+                pool,
+                config,
+                admin,
+                width,
+                note=(
+                    f"{width} processes, each its own sidecar and clients (an SQS event source"
+                    " starts with five batches at a time, then scales up)"
+                ),
+            )
+            delayed = _process_row(
+                f"mixed, {slow}, {width} invocations at once",
+                redis_url,
+                slow_farm,
+                pool,
+                config,
+                admin,
+                width,
+            )
+            if fast.rate_median and delayed.rate_median:
+                slowdown = fast.rate_median / delayed.rate_median
+                delayed.note = f"slowdown vs no latency at the same concurrency: {slowdown:.2f}x"
+                delayed.extra["slowdown"] = slowdown
+            rows += [fast, delayed]
     return rows
 
 

@@ -80,10 +80,9 @@ def test_cold_start_and_runner_memory_are_measured(smoke: dict[str, Any]) -> Non
 @pytest.mark.integration
 def test_concurrent_invocations_run_as_processes_and_reconcile(smoke: dict[str, Any]) -> None:
     concurrent = [row for row in smoke["rows"] if "invocations at once" in row["scenario"]]
-    assert len(concurrent) == 2
+    assert [row["extra"]["concurrency"] for row in concurrent] == [2, 2, 4, 4]
     for row in concurrent:
-        assert row["extra"]["concurrency"] == 2
         assert row["redis_rt_per_batch"] == 1
         assert row["extra"]["reconciled"] is True
         assert row["extra"]["failures"] == 0
-    assert concurrent[1]["extra"]["slowdown"] > 0
+    assert all(row["extra"]["slowdown"] > 0 for row in concurrent if "SoT" in row["scenario"])
