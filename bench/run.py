@@ -546,7 +546,7 @@ def _process_row(
     bs = config.batch_size
     keys = BenchKeys.fresh("processes")
     shares: list[list[list[list[str]]]] = [[[] for _ in range(config.repeats)] for _ in range(k)]
-    per_repeat = max(config.batches_per_repeat, 2 * k)
+    per_repeat = max(config.batches_per_repeat, 4 * k)
     for repeat in range(config.repeats):
         for index in range(per_repeat):
             shares[index % k][repeat].append(pool.take(bs))
