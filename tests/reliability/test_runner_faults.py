@@ -121,9 +121,18 @@ def test_sigkill_mid_batch_then_restart_is_exactly_once(
     assert summary_of(out)
 
 
-@pytest.mark.parametrize("how", ["stop", "kill"])
+@pytest.mark.parametrize(
+    ("how", "outage_s"),
+    [("stop", OUTAGE_SECONDS), ("kill", OUTAGE_SECONDS), ("kill", 0.2)],
+    ids=["stop-1.5s", "kill-1.5s", "kill-0.2s"],
+)
 def test_redis_restarted_mid_run_reconciles(
-    how: str, tmp_path: Path, farm: Any, private_redis: PrivateRedis, unique_keys: dict[str, str]
+    how: str,
+    outage_s: float,
+    tmp_path: Path,
+    farm: Any,
+    private_redis: PrivateRedis,
+    unique_keys: dict[str, str],
 ) -> None:
     client = private_redis.client()
     command = runner_command(farm_url=farm.url, redis_url=private_redis.url, count=COUNT, seed=SEED)
@@ -132,7 +141,7 @@ def test_redis_restarted_mid_run_reconciles(
     wait_for_checkpoint(client, unique_keys["AOS_SOURCE_ID"], 1_500, process)
     assert process.poll() is None, "the run ended before Redis could be taken away"
     getattr(private_redis, how)()
-    time.sleep(OUTAGE_SECONDS)
+    time.sleep(outage_s)
     private_redis.start()
     code, out, err = finish(process, tmp_path / "run")
     print(f"redis {how}: first run exit {code}; stderr tail: {err[-300:]!r}")
