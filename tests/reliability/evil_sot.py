@@ -8,7 +8,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +39,7 @@ BEHAVIOURS = frozenset(
         "every_other",
         "drip",
         "mistyped",
+        "scripted",
     }
 )
 
@@ -194,6 +195,7 @@ class EvilSourceOfTruth(RecordingServer):
         self.redirect_to = redirect_to
         self.delay_seconds = 0.0
         self._answered = 0
+        self.responder: Callable[[list[str]], tuple[int, bytes]] | None = None
         self.drip_interval = 0.2
         self.drips_finished = 0
         self.drips_abandoned = 0
@@ -226,6 +228,9 @@ class EvilSourceOfTruth(RecordingServer):
             with self._lock:
                 self._answered += 1
                 behaviour = "unavailable" if self._answered % 2 else "ok"
+        if behaviour == "scripted" and self.responder is not None:
+            handler.send(*self.responder(seen.ids))
+            return
         if behaviour == "slow":
             time.sleep(self.delay_seconds)
         if behaviour == "limit":
