@@ -18,7 +18,7 @@ from typing import Any
 
 import atheris  # type: ignore[import-untyped]
 
-with atheris.instrument_imports():
+with atheris.instrument_imports(include=["sidecar_fn"]):
     from sidecar_fn.settings import Settings
     from sidecar_fn.wiring import build_sidecar
 

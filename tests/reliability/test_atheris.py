@@ -16,7 +16,7 @@ from .evil_sot import pristine_invoice
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 TESTS = Path(__file__).resolve().parents[1]
-RUNS = int(os.environ.get("AOS_ATHERIS_RUNS", "500"))
+RUNS = int(os.environ.get("AOS_ATHERIS_RUNS", "5000"))
 
 
 def seed_corpus(directory: Path) -> None:
@@ -43,7 +43,10 @@ def test_atheris_finds_no_crash(tmp_path: Path) -> None:
     repo = TESTS.parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(repo)])}
     result = subprocess.run(
-        [sys.executable, "-m", "reliability.atheris_handler", f"-runs={RUNS}", str(corpus)],
+        [
+            *(sys.executable, "-m", "reliability.atheris_handler"),
+            *(f"-runs={RUNS}", "-max_len=4096", str(corpus)),
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
