@@ -363,7 +363,7 @@ def _runner_rows(
 def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namespace]:
     """The benchmark's command line."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run (~30 s)")
+    parser.add_argument("--quick", action="store_true", help="short run (under a minute)")
     parser.add_argument(
         "--smoke", action="store_true", help="tiny run proving the harness works (no timing value)"
     )
