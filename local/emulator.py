@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from local.batch_response import reported_failures
 from local.events import EventFactory, StreamRecord
 from local.lambda_context import LambdaContext
 from local.pages import batches
@@ -65,20 +66,6 @@ class EmulatorSettings:
     def backoff(self, attempt: int) -> float:
         """Pause before redelivering after delivery number `attempt` failed."""
         return float(min(self.max_backoff_seconds, self.retry_backoff_seconds * 2 ** (attempt - 1)))
-
-
-def _failed_ids(response: Mapping[str, Any], delivered: set[str]) -> set[str] | None:
-    """The ids reported as failed, or None when the response is invalid (whole batch fails)."""
-    failures = response.get("batchItemFailures", [])
-    if not isinstance(failures, list):
-        return None
-    ids = set()
-    for failure in failures:
-        item_id = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-        if not isinstance(item_id, str) or item_id not in delivered:
-            return None
-        ids.add(item_id)
-    return ids
 
 
 class Emulator:
@@ -198,7 +185,7 @@ class Emulator:
             self._report(f"delivery {attempt} of {len(pending)} records failed: {reason}")
             return pending, reason, None
         duplicates = int(getattr(report, "duplicates", 0))
-        failed_ids = _failed_ids(response, {item_id for item_id, _ in pending})
+        failed_ids = reported_failures(response, [item_id for item_id, _ in pending])
         if failed_ids is None:
             counts.failed_invocations += 1
             reason = "handler answered invalid batchItemFailures"

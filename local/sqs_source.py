@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from local.batch_response import failed_item_ids
 from local.lambda_context import LambdaContext
 
 log = logging.getLogger(__name__)
@@ -86,32 +87,6 @@ def lambda_sqs_record(message: Mapping[str, Any], *, queue_arn: str) -> dict[str
 def lambda_sqs_event(messages: Sequence[Mapping[str, Any]], *, queue_arn: str) -> dict[str, Any]:
     """The SQS event Lambda would pass for `messages` received from the queue `queue_arn`."""
     return {"Records": [lambda_sqs_record(m, queue_arn=queue_arn) for m in messages]}
-
-
-def failed_item_ids(response: object, item_ids: Sequence[str]) -> set[str]:
-    """The items Lambda leaves on the queue after the function returned `response`.
-
-    Lambda's rules for `ReportBatchItemFailures`: a missing, null or empty response or
-    failure list means the whole batch succeeded; a response that is not an object, or
-    a failure without a valid `itemIdentifier` of this batch, fails the whole batch.
-    """
-    everything = set(item_ids)
-    if response is None:
-        return set()
-    if not isinstance(response, Mapping):
-        return everything
-    failures = response.get("batchItemFailures")
-    if failures is None:
-        return set()
-    if not isinstance(failures, list):
-        return everything
-    failed: set[str] = set()
-    for failure in failures:
-        identifier = failure.get("itemIdentifier") if isinstance(failure, Mapping) else None
-        if not isinstance(identifier, str) or identifier not in everything:
-            return everything
-        failed.add(identifier)
-    return failed
 
 
 def _receive(

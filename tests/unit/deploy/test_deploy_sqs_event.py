@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from local.batch_response import failed_item_ids
 from local.sqs_source import (
-    failed_item_ids,
     lambda_sqs_event,
     lambda_sqs_record,
     region_of,
