@@ -67,9 +67,15 @@ class KeySpace:
 
 
 def _delete_keyspace(client: redis.Redis, keys: KeySpace) -> None:
-    client.delete(keys.stream, keys.dlq_stream, keys.checkpoint_key)
-    for key in client.scan_iter(match=f"aos:*{keys.source_id}*", count=1000):
-        client.delete(key)
+    client.unlink(keys.stream, keys.dlq_stream, keys.checkpoint_key)
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=f"aos:*{keys.source_id}*", count=5000):
+        batch.append(key)
+        if len(batch) >= 5000:
+            client.unlink(*batch)
+            batch.clear()
+    if batch:
+        client.unlink(*batch)
 
 
 @pytest.fixture
