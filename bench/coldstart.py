@@ -58,14 +58,21 @@ def lambda_layout(target: Path) -> Path:
         ignore=shutil.ignore_patterns("__pycache__"),
         dirs_exist_ok=True,
     )
-    for name in requirement_closure(REPO / "sidecar_fn" / "requirements.txt"):
+    link_distributions(requirement_closure(REPO / "sidecar_fn" / "requirements.txt"), target)
+    return target
+
+
+def link_distributions(names: set[str] | frozenset[str], target: Path) -> None:
+    """Put the installed distributions `names` into `target` as `pip install -t` would
+    (by symlink)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
         distribution = importlib.metadata.distribution(name)
         tops = {Path(entry).parts[0] for entry in distribution.files or []}
         for top in tops - {"..", "__pycache__"}:
             link = target / top
             if not link.exists():
                 link.symlink_to(Path(str(distribution.locate_file(top))))
-    return target
 
 
 def import_seconds(

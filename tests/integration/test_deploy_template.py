@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -18,9 +16,8 @@ from typing import Any
 import pytest
 import redis
 from cfnlint.decode import decode
-from packaging.markers import default_environment
-from packaging.requirements import Requirement
 
+from bench.coldstart import link_distributions, requirement_closure
 from local.farm_server import FarmServer, start_farm
 from tests.conftest import KeySpace
 
@@ -95,46 +92,6 @@ def _handler_spec() -> str:
     return handler
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _requirement_closure(requirements_file: Path) -> set[str]:
-    """Distribution names pip installs for `requirements_file` (as resolved here)."""
-    environment = {k: str(v) for k, v in default_environment().items()}
-    pending = [
-        Requirement(line)
-        for line in requirements_file.read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    names: set[str] = set()
-    while pending:
-        requirement = pending.pop()
-        name = _normalise(requirement.name)
-        if name in names:
-            continue
-        names.add(name)
-        for raw in importlib.metadata.requires(requirement.name) or []:
-            dependency = Requirement(raw)
-            if dependency.marker is None or dependency.marker.evaluate(
-                {**environment, "extra": ""}
-            ):
-                pending.append(dependency)
-    return names
-
-
-def _link_distributions(names: set[str], target: Path) -> None:
-    """Put the installed distributions `names` into `target` as pip -t would (by symlink)."""
-    target.mkdir(exist_ok=True)
-    for name in names:
-        distribution = importlib.metadata.distribution(name)
-        tops = {Path(f).parts[0] for f in distribution.files or []}
-        for top in tops - {"..", "__pycache__"}:
-            link = target / top
-            if not link.exists():
-                link.symlink_to(Path(str(distribution.locate_file(top))))
-
-
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
     """The function package as `sam build` makes it.
@@ -152,8 +109,8 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
         timeout=120,
     )
     built = frozenset(p.name for p in task_root.iterdir())
-    _link_distributions(_requirement_closure(ROOT / "sidecar_fn" / "requirements.txt"), task_root)
-    _link_distributions(LAMBDA_RUNTIME_DISTRIBUTIONS, runtime_root)
+    link_distributions(requirement_closure(ROOT / "sidecar_fn" / "requirements.txt"), task_root)
+    link_distributions(LAMBDA_RUNTIME_DISTRIBUTIONS, runtime_root)
     return Package(task_root, runtime_root, built)
 
 
