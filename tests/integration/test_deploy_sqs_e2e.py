@@ -10,7 +10,6 @@ import boto3
 import httpx
 import pytest
 import redis
-from moto import mock_aws
 
 from local import publish_to_sqs
 from local.farm_server import FarmServer, start_farm
@@ -20,62 +19,15 @@ from sidecar_fn.settings import Settings
 from sidecar_fn.sidecar import IngestSidecar
 from sidecar_fn.wiring import build_sidecar
 from tests.conftest import KeySpace
+from tests.integration.sqs_queues import REGION, drain, make_queues
 
 pytestmark = pytest.mark.integration
-REGION = "us-east-1"
-
-
-@pytest.fixture
-def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """An SQS client on moto's in-memory backend, with throwaway credentials."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("FARM_API_TOKEN", raising=False)
-    with mock_aws():
-        yield boto3.client("sqs", region_name=REGION)
 
 
 @pytest.fixture(scope="module")
 def farm() -> Iterator[FarmServer]:
     with start_farm() as server:
         yield server
-
-
-def make_queue(sqs: Any, *, visibility_timeout: int, max_receive_count: int = 3) -> tuple[str, str]:
-    """(queue URL, dead-letter queue URL), redriving like template.yaml's pair."""
-    dlq_url = sqs.create_queue(QueueName="ingest-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
-    url = sqs.create_queue(
-        QueueName="ingest",
-        Attributes={
-            "VisibilityTimeout": str(visibility_timeout),
-            "RedrivePolicy": json.dumps(redrive),
-        },
-    )["QueueUrl"]
-    return url, dlq_url
-
-
-def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
-    """Every message visible on `url` now, with its attributes."""
-    seen: dict[str, dict[str, Any]] = {}
-    while True:
-        messages = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=600,
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        if not messages:
-            return list(seen.values())
-        seen.update({m["MessageId"]: m for m in messages})
 
 
 def farm_records(farm_url: str, *, count: int, seed: int, chaos: bool) -> list[str]:
@@ -95,7 +47,7 @@ def real_sidecar(redis_url: str, farm_url: str, keyspace: KeySpace) -> IngestSid
 def test_publisher_cli_moves_farm_records_into_the_queue(
     sqs: Any, farm: FarmServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url, _ = make_queue(sqs, visibility_timeout=30)
+    url = make_queues(sqs, visibility_timeout=30).url
     argv = ["--queue-url", url, "--count", "45", "--farm-url", farm.url, "--seed", "7", "--json"]
 
     status = publish_to_sqs.main(argv)
@@ -120,7 +72,7 @@ def test_publisher_cli_moves_farm_records_into_the_queue(
 def test_publisher_cli_starts_a_farm_when_none_is_given(
     sqs: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url, _ = make_queue(sqs, visibility_timeout=30)
+    url = make_queues(sqs, visibility_timeout=30).url
 
     status = publish_to_sqs.main(["--queue-url", url, "--count", "5", "--no-chaos"])
 
@@ -152,7 +104,8 @@ def test_real_sidecar_drains_the_queue_into_the_streams(
     redis_client: redis.Redis,
     keyspace: KeySpace,
 ) -> None:
-    url, dlq_url = make_queue(sqs, visibility_timeout=30)
+    queues = make_queues(sqs, visibility_timeout=30)
+    url, dlq_url = queues.url, queues.dlq_url
     count = 120
     report = publish_to_sqs.publish_stream(
         publish_to_sqs.FarmStream(farm.url, chaos=True, seed=3).fetch,
@@ -192,7 +145,7 @@ def test_redelivered_messages_are_not_pushed_twice(
     redis_client: redis.Redis,
     keyspace: KeySpace,
 ) -> None:
-    url, _ = make_queue(sqs, visibility_timeout=60)
+    url = make_queues(sqs, visibility_timeout=60).url
     bodies = farm_records(farm.url, count=20, seed=11, chaos=False)
     for start in range(0, 20, 10):
         sqs.send_message_batch(
@@ -234,7 +187,8 @@ def test_messages_the_sidecar_cannot_finish_end_in_the_dead_letter_queue(
     keyspace: KeySpace,
     farm: FarmServer,
 ) -> None:
-    url, dlq_url = make_queue(sqs, visibility_timeout=0, max_receive_count=2)
+    queues = make_queues(sqs, visibility_timeout=0, max_receive_count=2)
+    url, dlq_url = queues.url, queues.dlq_url
     drifted = json.dumps({"invoice_id": "INV-42", "total_amount": 10, "status": "PAID"})
     clean = farm_records(farm.url, count=3, seed=5, chaos=False)
     sqs.send_message_batch(
@@ -273,7 +227,7 @@ def test_token_secret_as_the_template_stores_it_authorises_repairs(
     secret_arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
         Name="aos-sidecar/farm-api-token", SecretString=token
     )["ARN"]
-    url, _ = make_queue(sqs, visibility_timeout=30)
+    url = make_queues(sqs, visibility_timeout=30).url
     drifted = json.dumps({"invoice_id": "INV-42", "total_amount": 10, "status": "PAID"})
     sqs.send_message(QueueUrl=url, MessageBody=drifted)
     with start_farm(env={"FARM_API_TOKEN": token}) as secured_farm:

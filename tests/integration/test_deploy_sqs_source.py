@@ -3,60 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from local.sqs_source import run_sqs_source
+from tests.integration.sqs_queues import REGION, drain, make_queues
 
 pytestmark = pytest.mark.integration
-REGION = "us-east-1"
-
-
-@pytest.fixture
-def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """An SQS client on moto's in-memory backend, with throwaway credentials."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield boto3.client("sqs", region_name=REGION)
-
-
-@dataclass
-class Queues:
-    url: str
-    arn: str
-    dlq_url: str
-
-
-def make_queues(sqs: Any, *, visibility_timeout: int, max_receive_count: int = 3) -> Queues:
-    """An ingest queue redriving to a dead-letter queue, like template.yaml's pair."""
-    dlq_url = sqs.create_queue(QueueName="ingest-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
-    url = sqs.create_queue(
-        QueueName="ingest",
-        Attributes={
-            "VisibilityTimeout": str(visibility_timeout),
-            "RedrivePolicy": json.dumps(redrive),
-        },
-    )["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    return Queues(url, arn, dlq_url)
 
 
 def send_bodies(sqs: Any, url: str, bodies: list[str]) -> list[str]:
@@ -84,18 +39,6 @@ def queue_depth(sqs: Any, url: str) -> tuple[int, int]:
         int(attributes["ApproximateNumberOfMessages"]),
         int(attributes["ApproximateNumberOfMessagesNotVisible"]),
     )
-
-
-def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
-    """Every message visible on `url` now (receives until one comes back empty)."""
-    seen: dict[str, dict[str, Any]] = {}
-    while True:
-        messages = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600
-        ).get("Messages", [])
-        if not messages:
-            return list(seen.values())
-        seen.update({m["MessageId"]: m for m in messages})
 
 
 @dataclass

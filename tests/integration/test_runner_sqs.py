@@ -6,10 +6,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import redis
-from moto import mock_aws
 
 from local.cli import main
 from local.farm_server import FarmServer, start_farm
@@ -24,19 +22,15 @@ def farm() -> Iterator[FarmServer]:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, keyspace: Any) -> Iterator[Any]:
+def aws(sqs: Any, monkeypatch: pytest.MonkeyPatch, keyspace: Any) -> Any:
     """Moto's SQS, and an environment the runner may change without leaking out of the test."""
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_LOG_LEVEL": "ERROR",
         "POWERTOOLS_METRICS_DISABLED": "true",
         **keyspace.env(),
     }.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield boto3.client("sqs", region_name="us-east-1")
+    return sqs
 
 
 def test_the_runner_drains_a_queue_through_the_sidecar(
