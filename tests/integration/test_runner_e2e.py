@@ -141,10 +141,10 @@ def test_replaying_records_already_processed_adds_nothing_and_still_reconciles(
     assert set(ids) == expected_ids(0, 250)
 
 
-def test_sigint_finishes_the_batch_checkpoints_summarises_and_exits_130(
-    farm: FarmServer, redis_url: str, redis_client: redis.Redis, keyspace: Any
-) -> None:
-    args = runner_args(farm.url, redis_url, keyspace, "--follow", "--batch-size", "20")
+def _signal_after_first_checkpoint(
+    args: list[str], redis_client: redis.Redis, keyspace: Any, signum: signal.Signals
+) -> tuple[int, str, str]:
+    """Run the runner, send `signum` once it has checkpointed a batch; (status, out, err)."""
     process = subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL
     )
@@ -153,14 +153,23 @@ def test_sigint_finishes_the_batch_checkpoints_summarises_and_exits_130(
         while redis_client.get(keyspace.checkpoint_key) is None:
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+    return process.returncode, stdout, stderr
 
-    assert process.returncode == 130, stderr
+
+def test_sigint_finishes_the_batch_checkpoints_summarises_and_exits_130(
+    farm: FarmServer, redis_url: str, redis_client: redis.Redis, keyspace: Any
+) -> None:
+    args = runner_args(farm.url, redis_url, keyspace, "--follow", "--batch-size", "20")
+    returncode, stdout, stderr = _signal_after_first_checkpoint(
+        args, redis_client, keyspace, signal.SIGINT
+    )
+    assert returncode == 130, stderr
     assert "Traceback" not in stderr and "SIGINT" in stderr
     s = summary_of(stdout)
     assert s["interrupted"] is True and s["reconciled"] is True
@@ -174,21 +183,10 @@ def test_sigterm_stops_as_cleanly_as_ctrl_c(
     farm: FarmServer, redis_url: str, redis_client: redis.Redis, keyspace: Any
 ) -> None:
     args = runner_args(farm.url, redis_url, keyspace, "--follow", "--batch-size", "10")
-    process = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL
+    returncode, stdout, stderr = _signal_after_first_checkpoint(
+        args, redis_client, keyspace, signal.SIGTERM
     )
-    try:
-        deadline = time.monotonic() + 60
-        while redis_client.get(keyspace.checkpoint_key) is None:
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
-        process.terminate()
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 130, stderr
+    assert returncode == 130, stderr
     s = summary_of(stdout)
     assert s["reconciled"] is True
     assert redis_client.xlen(keyspace.stream) + redis_client.xlen(keyspace.dlq_stream) == s["read"]
