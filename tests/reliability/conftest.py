@@ -19,6 +19,11 @@ SidecarFactory = Callable[..., Any]
 FAST_RECOVERY = {"AOS_SOT_BREAKER_RESET_SECONDS": "0.2", "AOS_SOT_BACKOFF_SECONDS": "0.01"}
 
 
+def sidecar_env(keys: Mapping[str, str], redis_url: str, farm_url: str) -> dict[str, str]:
+    """Sidecar environment for one test: its key names, quick recovery, Redis and farm."""
+    return {**keys, **FAST_RECOVERY, "REDIS_URL": redis_url, "FARM_URL": farm_url}
+
+
 def require(module: str) -> Any:
     """Import `module` or skip: the part of the product it holds has not landed yet."""
     try:

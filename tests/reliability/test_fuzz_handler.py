@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .batches import Item, LambdaContext, drifted, dumps
-from .conftest import FAST_RECOVERY, SidecarFactory, require
+from .conftest import FAST_RECOVERY, SidecarFactory, require, sidecar_env
 from .delivery import deliver
 from .evil_sot import EvilSourceOfTruth, RecordingServer, pristine_invoice
 from .ledger import Ledger, check_ledger, expected_outcome, read_ledger
@@ -166,7 +166,7 @@ def real_rig(
     redis_client: redis.Redis,
 ) -> Iterator[FuzzRig]:
     """The same rig on the real Redis server (its own Lua, not the emulation)."""
-    env = {**keyspace.env(), **FAST_RECOVERY, "FARM_URL": evil_sot.url, "REDIS_URL": redis_url}
+    env = sidecar_env(keyspace.env(), redis_url, evil_sot.url)
     yield FuzzRig(make_sidecar(env), redis_client, evil_sot, keyspace.env())
     assert bystander.requests == []
 
@@ -254,7 +254,7 @@ def test_huge_records_over_one_mib_land_once_on_real_redis(
     redis_url: str,
     redis_client: redis.Redis,
 ) -> None:
-    env = {**keyspace.env(), **FAST_RECOVERY, "REDIS_URL": redis_url, "FARM_URL": evil_sot.url}
+    env = sidecar_env(keyspace.env(), redis_url, evil_sot.url)
     sidecar = make_sidecar(env)
     items = _with_ids([_huge(False), _huge(True), b"[" + b"1," * 600_000 + b"1]"])
     result = deliver(sidecar, items, kinesis=kinesis)

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from .batches import mixed_items
-from .conftest import FAST_RECOVERY, SidecarFactory
+from .conftest import SidecarFactory, sidecar_env
 from .delivery import deliver
 from .evil_sot import EvilSourceOfTruth
 from .ledger import check_ledger, read_ledger
@@ -19,7 +19,7 @@ ITEMS = mixed_items("redeliver", 50)
 
 
 def _sidecar(make_sidecar: SidecarFactory, keyspace: Any, redis_url: str, url: str) -> Any:
-    env = {**keyspace.env(), **FAST_RECOVERY, "REDIS_URL": redis_url, "FARM_URL": url}
+    env = sidecar_env(keyspace.env(), redis_url, url)
     return make_sidecar(env)
 
 

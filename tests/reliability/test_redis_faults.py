@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from .batches import mixed_items
-from .conftest import FAST_RECOVERY, SidecarFactory
+from .conftest import FAST_RECOVERY, SidecarFactory, sidecar_env
 from .delivery import deliver, redeliver_failed
 from .evil_sot import EvilSourceOfTruth
 from .ledger import check_ledger, read_ledger
@@ -31,9 +31,7 @@ def test_redis_refusing_connections_fails_every_item_back_then_delivers_once(
     unique_keys: dict[str, str],
 ) -> None:
     server = PrivateRedis(tmp_path)
-    sidecar = make_sidecar(
-        {**unique_keys, **FAST_RECOVERY, "REDIS_URL": server.url, "FARM_URL": evil_sot.url}
-    )
+    sidecar = make_sidecar(sidecar_env(unique_keys, server.url, evil_sot.url))
     first = deliver(sidecar, ITEMS, budget_ms=5_000)
     assert sorted(first.failed) == sorted(item_id for item_id, _ in ITEMS)
     assert first.counts["failed"] == len(ITEMS)
@@ -57,7 +55,7 @@ def test_redis_lost_between_batches_and_restarted_with_aof(
     make_sidecar: SidecarFactory,
     unique_keys: dict[str, str],
 ) -> None:
-    env = {**unique_keys, **FAST_RECOVERY, "REDIS_URL": private_redis.url, "FARM_URL": evil_sot.url}
+    env = sidecar_env(unique_keys, private_redis.url, evil_sot.url)
     sidecar = make_sidecar(env)
     batches = [ITEMS[:20], ITEMS[20:35], ITEMS[35:]]
     assert deliver(sidecar, batches[0]).failed == []
@@ -85,7 +83,7 @@ def test_redis_killed_while_batches_are_in_flight(
     unique_keys: dict[str, str],
 ) -> None:
     items = mixed_items("inflight", 12_000)
-    env = {**unique_keys, **FAST_RECOVERY, "REDIS_URL": private_redis.url, "FARM_URL": evil_sot.url}
+    env = sidecar_env(unique_keys, private_redis.url, evil_sot.url)
     sidecar = make_sidecar(env)
     failed: list[str] = []
     delivered = threading.Event()
@@ -123,7 +121,7 @@ def test_redis_out_of_memory_fails_batches_back_whole(
     used = int(client.info("memory")["used_memory"])
     client.config_set("maxmemory-policy", "noeviction")
     client.config_set("maxmemory", str(used + 600_000))
-    env = {**unique_keys, **FAST_RECOVERY, "REDIS_URL": private_redis.url, "FARM_URL": evil_sot.url}
+    env = sidecar_env(unique_keys, private_redis.url, evil_sot.url)
     sidecar = make_sidecar(env)
     failed: list[str] = []
     for start in range(0, len(items), 300):

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from .batches import mixed_items
-from .conftest import FAST_RECOVERY, SidecarFactory
+from .conftest import FAST_RECOVERY, SidecarFactory, sidecar_env
 from .delivery import deliver, redeliver_failed
 from .evil_sot import BATCH_PATH, EvilSourceOfTruth, RecordingServer
 from .ledger import check_ledger, expected_outcome, read_ledger
@@ -150,7 +150,7 @@ def test_sidecar_without_the_token_is_refused_and_fails_items_back(
 ) -> None:
     token = secret_token()
     farm = farm_factory({"FARM_API_TOKEN": token})
-    base = {**keyspace.env(), **FAST_RECOVERY, "REDIS_URL": redis_url, "FARM_URL": farm.url}
+    base = sidecar_env(keyspace.env(), redis_url, farm.url)
     from .farm_truth import FarmTruth
 
     truth = FarmTruth(farm.url, token=token)
@@ -224,7 +224,7 @@ def test_redis_password_never_reaches_logs_or_failures(
     password = secret_token()
     server = PrivateRedis(tmp_path)
     url = f"redis://:{password}@127.0.0.1:{server.port}/0"
-    env = {**unique_keys, **FAST_RECOVERY, "FARM_URL": evil_sot.url, "REDIS_URL": url}
+    env = sidecar_env(unique_keys, url, evil_sot.url)
     sidecar = make_sidecar(env)
     down = deliver(sidecar, ITEMS[:10], budget_ms=5_000)
     assert len(down.failed) == 10

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from .batches import UNKNOWN_NUMBER, mixed_items
-from .conftest import FAST_RECOVERY, SidecarFactory
+from .conftest import SidecarFactory, sidecar_env
 from .delivery import deliver, redeliver_failed
 from .evil_sot import (
     EvilSourceOfTruth,
@@ -56,11 +56,6 @@ HOSTILE = [
 ]
 
 
-def env_for(keyspace: Any, redis_url: str, farm_url: str) -> dict[str, str]:
-    """Sidecar environment for one test."""
-    return {**keyspace.env(), **FAST_RECOVERY, "REDIS_URL": redis_url, "FARM_URL": farm_url}
-
-
 @pytest.mark.parametrize("behaviour", HOSTILE)
 def test_hostile_source_never_lets_a_wrong_record_through(
     behaviour: str,
@@ -71,7 +66,7 @@ def test_hostile_source_never_lets_a_wrong_record_through(
     redis_url: str,
     redis_client: redis.Redis,
 ) -> None:
-    sidecar = make_sidecar(env_for(keyspace, redis_url, evil_sot.url))
+    sidecar = make_sidecar(sidecar_env(keyspace.env(), redis_url, evil_sot.url))
     evil_sot.set(behaviour)
     first = deliver(sidecar, ITEMS, budget_ms=5_000)
 
@@ -98,7 +93,7 @@ def test_wrong_invoice_is_never_merged(
     redis_url: str,
     redis_client: redis.Redis,
 ) -> None:
-    sidecar = make_sidecar(env_for(keyspace, redis_url, evil_sot.url))
+    sidecar = make_sidecar(sidecar_env(keyspace.env(), redis_url, evil_sot.url))
     evil_sot.set("wrong_invoice")
     first = deliver(sidecar, ITEMS, budget_ms=5_000)
     ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
@@ -116,7 +111,7 @@ def test_slow_source_past_the_deadline_fails_items_back(
     redis_url: str,
     redis_client: redis.Redis,
 ) -> None:
-    sidecar = make_sidecar(env_for(keyspace, redis_url, evil_sot.url))
+    sidecar = make_sidecar(sidecar_env(keyspace.env(), redis_url, evil_sot.url))
     evil_sot.delay_seconds = 3.0
     evil_sot.set("slow")
     first = deliver(sidecar, ITEMS, budget_ms=1_500)
@@ -132,7 +127,9 @@ def test_slow_source_past_the_deadline_fails_items_back(
 def test_source_down_fails_back_only_what_needs_it(
     make_sidecar: SidecarFactory, keyspace: Any, redis_url: str, redis_client: redis.Redis
 ) -> None:
-    sidecar = make_sidecar(env_for(keyspace, redis_url, f"http://127.0.0.1:{free_port()}"))
+    sidecar = make_sidecar(
+        sidecar_env(keyspace.env(), redis_url, f"http://127.0.0.1:{free_port()}")
+    )
     first = deliver(sidecar, ITEMS, budget_ms=5_000)
     assert set(first.failed) == NEEDS_SOURCE
     ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
@@ -172,7 +169,7 @@ def test_real_farm_flaky_or_slow(
     truth = farm_truth_factory(farm.url)
     truth.prefetch([f"INV-{n}" for n in range(1000, 1400)] + [f"INV-{UNKNOWN_NUMBER}"])
     items = mixed_items("farm", 400, start=1000, truth=truth)
-    env = {**env_for(keyspace, redis_url, farm.url), "AOS_SOT_MAX_ATTEMPTS": "1"}
+    env = {**sidecar_env(keyspace.env(), redis_url, farm.url), "AOS_SOT_MAX_ATTEMPTS": "1"}
     sidecar = make_sidecar(env)
     failed: list[str] = []
     for start in range(0, len(items), 25):
@@ -194,7 +191,7 @@ def test_partial_source_failure_fails_back_only_the_unanswered_chunk(
 ) -> None:
     items = mixed_items("chunks", 1_500)
     needs_source = {i for i, raw in items if _needs_source(raw)}
-    env = {**env_for(keyspace, redis_url, evil_sot.url), "AOS_SOT_MAX_ATTEMPTS": "1"}
+    env = {**sidecar_env(keyspace.env(), redis_url, evil_sot.url), "AOS_SOT_MAX_ATTEMPTS": "1"}
     sidecar = make_sidecar(env)
     evil_sot.set("every_other")
     first = deliver(sidecar, items)
@@ -215,7 +212,7 @@ def test_drip_fed_answer_does_not_hold_the_batch_past_its_deadline(
     redis_url: str,
     redis_client: redis.Redis,
 ) -> None:
-    sidecar = make_sidecar(env_for(keyspace, redis_url, evil_sot.url))
+    sidecar = make_sidecar(sidecar_env(keyspace.env(), redis_url, evil_sot.url))
     evil_sot.drip_interval = 0.05
     evil_sot.set("drip")
     outcome: list[Any] = []
@@ -246,7 +243,7 @@ def test_source_lacking_the_field_too_makes_the_record_unrepairable(
     def truth(invoice_id: str) -> dict[str, Any] | None:
         return degrade(pristine_invoice(invoice_id), behaviour)
 
-    sidecar = make_sidecar(env_for(keyspace, redis_url, evil_sot.url))
+    sidecar = make_sidecar(sidecar_env(keyspace.env(), redis_url, evil_sot.url))
     evil_sot.set(behaviour)
     assert deliver(sidecar, ITEMS).failed == []
     ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
