@@ -7,6 +7,11 @@ from typing import Any, NamedTuple, Protocol
 
 SourceRecord = Mapping[str, Any]
 
+CLEAN = "clean"
+REPAIRED = "repaired"
+MAIN_OUTCOMES = (CLEAN, REPAIRED)
+"""Outcomes whose entries go to the main stream; every other one is a dead-letter reason."""
+
 PROBE = ""
 """Outcome of a sink entry that only asks whether the item was already recorded."""
 
@@ -14,7 +19,7 @@ PROBE = ""
 class SinkEntry(NamedTuple):
     """One item for the sink.
 
-    `outcome` decides the target: `clean`/`repaired` go to the main stream with `data` as
+    `outcome` decides the target: MAIN_OUTCOMES go to the main stream with `data` as
     the envelope; any other non-empty outcome is a dead-letter reason with `data` as the
     raw record and `error` as the detail; PROBE writes nothing.
     """

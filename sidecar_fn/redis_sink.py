@@ -11,9 +11,7 @@ from redis.exceptions import NoScriptError
 
 from sidecar_fn.envelope import DEAD_LETTER_FIELDS, ENVELOPE_FIELD
 from sidecar_fn.errors import SinkUnavailable
-from sidecar_fn.ports import PROBE, PushResult, SinkEntry
-
-MAIN_OUTCOMES = ("clean", "repaired")
+from sidecar_fn.ports import MAIN_OUTCOMES, PROBE, PushResult, SinkEntry
 
 _DLQ_PAIRS = ", ".join(
     f"'{name}', {value}"

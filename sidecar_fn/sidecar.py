@@ -17,20 +17,26 @@ from aws_lambda_powertools import Logger
 from sidecar_fn.drift import drifted_fields, lookup_problem
 from sidecar_fn.envelope import build_meta, dump_envelope, format_received_at
 from sidecar_fn.errors import SidecarError, SinkUnavailable, SourceUnavailable, Unrepairable
-from sidecar_fn.ports import PROBE, MetricsSink, SinkEntry, SourceOfTruth, StreamSink
+from sidecar_fn.ports import (
+    CLEAN,
+    MAIN_OUTCOMES,
+    PROBE,
+    REPAIRED,
+    MetricsSink,
+    SinkEntry,
+    SourceOfTruth,
+    StreamSink,
+)
 from sidecar_fn.records import Item, parse_event
 from sidecar_fn.repair import merge
 from sidecar_fn.schema import ID_FIELD, Schema
 from sidecar_fn.telemetry import LogLine, RecordLog
 
-CLEAN = "clean"
-REPAIRED = "repaired"
 MALFORMED = "malformed"
 UNREPAIRABLE = "unrepairable"
 RETRIES_EXHAUSTED = "retries_exhausted"
 FAILED = "failed"
 COUNT_KEYS = (CLEAN, REPAIRED, MALFORMED, UNREPAIRABLE, RETRIES_EXHAUSTED, FAILED)
-MAIN_OUTCOMES = frozenset({CLEAN, REPAIRED})
 
 
 _UNSET = SinkEntry("", PROBE, b"", "")
