@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.per_record import INVOICE_ID, drifted_fields
+from bench.per_record import SCHEMA
+from sidecar_fn.drift import drifted_fields, valid_invoice_id
 
 PAGE_LIMIT = 1000
 QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:aos-invoices"
@@ -114,10 +115,10 @@ def drifted_ids(event: dict[str, Any]) -> set[str]:
             value = orjson.loads(record["body"])
         except orjson.JSONDecodeError:
             continue
-        if isinstance(value, dict) and drifted_fields(value):
+        if isinstance(value, dict) and drifted_fields(value, SCHEMA):
             invoice_id = value.get("invoice_id")
-            if isinstance(invoice_id, str) and INVOICE_ID.fullmatch(invoice_id):
-                ids.add(invoice_id)
+            if valid_invoice_id(invoice_id):
+                ids.add(str(invoice_id))
     return ids
 
 

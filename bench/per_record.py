@@ -2,14 +2,13 @@
 
 Every drifted record costs one source-of-truth GET on the single-invoice route and
 every record costs one idempotency `SET NX` plus one `XADD`: the naive shape that the
-batch path is measured against. Outcomes and envelopes follow the same contract.
+batch path is measured against. Classification, repair and envelopes are the sidecar's
+own pure core, so the comparison measures the I/O shape alone.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
-import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,21 +20,18 @@ import httpx
 import orjson
 import redis
 
-SCHEMA: Mapping[str, tuple[type, ...]] = {
-    "invoice_id": (str,),
-    "total_amount": (int, float),
-    "vendor_id": (str,),
-    "status": (str,),
-}
-INVOICE_ID = re.compile(r"INV-[0-9]{1,12}")
+from sidecar_fn.drift import drifted_fields, lookup_problem
+from sidecar_fn.envelope import build_meta, dump_envelope, format_received_at
+from sidecar_fn.errors import Unrepairable
+from sidecar_fn.records import parse_event
+from sidecar_fn.repair import merge
+from sidecar_fn.schema import ID_FIELD, load_schema
+
+SCHEMA = load_schema(None)
 SINGLE_ROUTE = "/api/source/salesforce/invoice/"
 SEEN_TTL_SECONDS = 7 * 24 * 3600
 REPAIR_SOURCE = "salesforce"
 OUTCOMES = ("clean", "repaired", "malformed", "unrepairable", "failed")
-
-
-class Unrepairable(Exception):
-    """The source of truth cannot supply what a drifted record lacks."""
 
 
 class SourceDown(Exception):
@@ -68,45 +64,7 @@ class ReferenceReport:
 
 
 def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def event_items(event: Mapping[str, Any]) -> list[tuple[str, bytes]]:
-    """The `(item_id, raw)` pairs of an SQS or Kinesis event."""
-    items: list[tuple[str, bytes]] = []
-    for record in event.get("Records", []):
-        if "kinesis" in record:
-            kinesis = record["kinesis"]
-            items.append((kinesis["sequenceNumber"], base64.b64decode(kinesis["data"])))
-        else:
-            items.append((record["messageId"], record["body"].encode()))
-    return items
-
-
-def drifted_fields(record: Mapping[str, Any]) -> list[str]:
-    """Schema fields that are missing, null or of the wrong type."""
-    drifted = []
-    for name, types in SCHEMA.items():
-        value = record.get(name)
-        if value is None or isinstance(value, bool) or not isinstance(value, types):
-            drifted.append(name)
-    return drifted
-
-
-def merge_repair(
-    record: Mapping[str, Any], drifted: Sequence[str], source: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Fill the drifted fields from `source`; never overwrite a present, valid field."""
-    if source.get("invoice_id") != record.get("invoice_id"):
-        raise Unrepairable("source of truth answered for a different invoice")
-    merged = dict(record)
-    for name in drifted:
-        value = source.get(name)
-        types = SCHEMA[name]
-        if value is None or isinstance(value, bool) or not isinstance(value, types):
-            raise Unrepairable(f"source of truth lacks {name}")
-        merged[name] = value
-    return merged
+    return format_received_at(datetime.now(UTC))
 
 
 def _json_logger(name: str) -> logging.Logger:
@@ -152,9 +110,13 @@ class PerRecordSidecar:
     def handle_batch(self, event: Mapping[str, Any], context: object = None) -> ReferenceReport:
         """Process every record of the event in order and report outcomes and failures."""
         report = ReferenceReport()
-        for item_id, raw in event_items(event):
+        for item in parse_event(event):
+            item_id, raw = item.item_id, item.raw
             try:
-                outcome = self.handle_record(item_id, raw)
+                if item.problem is not None:
+                    outcome = self._dead_letter(item_id, raw, "malformed", item.problem)
+                else:
+                    outcome = self.handle_record(item_id, raw)
             except (SourceDown, redis.RedisError):
                 report.failures.append(item_id)
                 outcome = "failed"
@@ -171,17 +133,18 @@ class PerRecordSidecar:
             return self._dead_letter(
                 item_id, raw, "malformed", f"not a JSON object: {type(record).__name__}"
             )
-        drifted = drifted_fields(record)
+        drifted = drifted_fields(record, SCHEMA)
         if not drifted:
-            return self._push(item_id, "clean", self._envelope(item_id, record, [], []))
-        invoice_id = record.get("invoice_id")
+            return self._push(item_id, "clean", self._envelope(item_id, record, (), ()))
+        invoice_id = record.get(ID_FIELD)
         label = invoice_id if isinstance(invoice_id, str) else "<no id>"
         self._info(f"Drift Detected for {label}. Fetching repair...", item_id, drifted)
         try:
-            if not isinstance(invoice_id, str) or not INVOICE_ID.fullmatch(invoice_id):
-                raise Unrepairable(f"invalid or missing invoice_id: {invoice_id!r}")
-            source = self.fetch_one(invoice_id)
-            merged = merge_repair(record, drifted, source)
+            problem = lookup_problem(record)
+            if problem is not None:
+                raise Unrepairable(problem)
+            source = self.fetch_one(str(invoice_id))
+            merged = merge(record, drifted, source, SCHEMA)
         except Unrepairable as exc:
             return self._dead_letter(item_id, raw, "unrepairable", str(exc))
         self._info("Record Repaired.", item_id, drifted, record_id=invoice_id)
@@ -217,19 +180,16 @@ class PerRecordSidecar:
         drifted: Sequence[str],
         repaired: Sequence[str],
     ) -> bytes:
-        meta = {
-            "envelope_version": 1,
-            "source_id": self.source_id,
-            "item_id": item_id,
-            "record_id": payload.get("invoice_id"),
-            "received_at": _now_iso(),
-            "drift_detected": bool(drifted),
-            "drifted_fields": list(drifted),
-            "is_repaired": bool(repaired),
-            "repaired_fields": list(repaired),
-            "repair_source": REPAIR_SOURCE if repaired else None,
-        }
-        return orjson.dumps({"meta": meta, "payload": payload})
+        meta = build_meta(
+            source_id=self.source_id,
+            item_id=item_id,
+            record_id=payload.get(ID_FIELD),
+            received_at=_now_iso(),
+            drifted_fields=drifted,
+            repaired_fields=repaired,
+            repair_source=REPAIR_SOURCE if repaired else None,
+        )
+        return dump_envelope(meta, payload)
 
     def _claim(self, item_id: str, outcome: str) -> str | None:
         """Mark the item seen; None when this call claimed it, else the earlier outcome."""
