@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,10 +11,10 @@ import httpx
 import orjson
 
 from bench.per_record import SCHEMA
+from local.events import sqs_record
 from sidecar_fn.drift import drifted_fields, valid_invoice_id
 
 PAGE_LIMIT = 1000
-QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:aos-invoices"
 
 
 @dataclass(frozen=True)
@@ -76,28 +75,12 @@ class RecordPool:
 def sqs_event(bodies: Sequence[str], id_prefix: str | None = None) -> dict[str, Any]:
     """An SQS event as Lambda delivers it, one record per body, with distinct message ids."""
     prefix = id_prefix or uuid.uuid4().hex
-    records = []
-    for index, body in enumerate(bodies):
-        message_id = f"{prefix}-{index:05d}"
-        records.append(
-            {
-                "messageId": message_id,
-                "receiptHandle": f"AQEB{message_id}",
-                "body": body,
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1764000000000",
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": "1764000000001",
-                },
-                "messageAttributes": {},
-                "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": QUEUE_ARN,
-                "awsRegion": "eu-west-1",
-            }
-        )
-    return {"Records": records}
+    return {
+        "Records": [
+            sqs_record(f"{prefix}-{index:05d}", body, sent_ms=1_764_000_000_000)
+            for index, body in enumerate(bodies)
+        ]
+    }
 
 
 def batches(texts: Sequence[str], batch_size: int) -> list[dict[str, Any]]:

@@ -68,30 +68,17 @@ class EventFactory:
         return self._kinesis(records, now_ms=now_ms)
 
     def _sqs(self, records: Sequence[StreamRecord], *, attempt: int, now_ms: int) -> dict[str, Any]:
-        sent = str(now_ms)
-        receive_count = str(attempt)
-        items = []
-        for record in records:
-            message_id = self.item_id(record.sequence)
-            items.append(
-                {
-                    "messageId": message_id,
-                    "receiptHandle": f"local-{message_id}-{attempt}",
-                    "body": record.data,
-                    "attributes": {
-                        "ApproximateReceiveCount": receive_count,
-                        "SentTimestamp": sent,
-                        "SenderId": ACCOUNT,
-                        "ApproximateFirstReceiveTimestamp": sent,
-                    },
-                    "messageAttributes": {},
-                    "md5OfBody": hashlib.md5(record.raw(), usedforsecurity=False).hexdigest(),
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": QUEUE_ARN,
-                    "awsRegion": REGION,
-                }
-            )
-        return {"Records": items}
+        return {
+            "Records": [
+                sqs_record(
+                    self.item_id(record.sequence),
+                    record.data,
+                    receive_count=attempt,
+                    sent_ms=now_ms,
+                )
+                for record in records
+            ]
+        }
 
     def _kinesis(self, records: Sequence[StreamRecord], *, now_ms: int) -> dict[str, Any]:
         arrival = now_ms / 1000
@@ -117,3 +104,28 @@ class EventFactory:
                 }
             )
         return {"Records": items}
+
+
+def sqs_record(
+    message_id: str, body: str, *, receive_count: int = 1, sent_ms: int = 0
+) -> dict[str, Any]:
+    """One `Records[]` entry of an SQS event as Lambda builds it for a message."""
+    sent = str(sent_ms)
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"local-{message_id}-{receive_count}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": sent,
+            "SenderId": ACCOUNT,
+            "ApproximateFirstReceiveTimestamp": sent,
+        },
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(
+            body.encode("utf-8", "surrogatepass"), usedforsecurity=False
+        ).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": QUEUE_ARN,
+        "awsRegion": REGION,
+    }
