@@ -80,7 +80,7 @@ def _source(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The runner's flags (SPEC section 3, plus what a user of the runner needs)."""
+    """The runner's flags (docs/contract.md section 9)."""
     parser = _Parser(
         prog=PROG,
         description=(

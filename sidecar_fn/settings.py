@@ -71,7 +71,7 @@ def _text(raw: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the sidecar reads from its environment (SPEC section 2, plus tuning knobs).
+    """Everything the sidecar reads from its environment (docs/contract.md section 6).
 
     The API token is kept out of `repr` so that a logged settings object never carries it.
     """

@@ -27,7 +27,7 @@ def runner_command(
     batch_size: int = 100,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """The runner's command line (SPEC section 3 flags), JSON summary on."""
+    """The runner's command line (docs/contract.md section 9), JSON summary on."""
     return [
         sys.executable,
         str(RUNNER),
