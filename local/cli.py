@@ -21,7 +21,13 @@ from local.events import EventFactory
 from local.farm_stream import MAX_PAGE, FarmError, FarmStream
 from local.pages import RetryingFetch, read_records
 from local.progress import make_progress
-from local.redis_state import Checkpoints, RedisStateError, entries_added
+from local.redis_state import (
+    Checkpoints,
+    RedisStateError,
+    entries_added,
+    last_entry_id,
+    stream_identity,
+)
 from local.samples import format_samples
 from local.services import (
     SetupError,
@@ -126,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_bounded_int(0),
         metavar="N",
         help="start at this cursor instead of the stored checkpoint",
+    )
+    what.add_argument(
+        "--rewind-checkpoint",
+        action="store_true",
+        help="store this run's cursor even when it is behind the checkpoint"
+        " (default: the checkpoint never moves back)",
     )
     what.add_argument(
         "--page-size",
@@ -303,16 +315,21 @@ def _run_farm(
 ) -> int:
     source_id: str = sidecar.source_id
     stream, dlq_stream = stream_names(env)
-    checkpoints = Checkpoints(client, source_id)
+    checkpoints = Checkpoints(
+        client,
+        source_id,
+        stream_identity(args.seed, args.chaos),
+        rewind=args.rewind_checkpoint,
+    )
     try:
         stored = checkpoints.load()
         main_before, dlq_before = entries_added(client, stream), entries_added(client, dlq_stream)
+        samples_after = (last_entry_id(client, stream), last_entry_id(client, dlq_stream))
     except RedisStateError as exc:
         raise SetupError(str(exc)) from exc
     start = args.from_cursor if args.from_cursor is not None else (stored or 0)
     count = None if args.follow else (args.count or DEFAULT_COUNT)
-    if stored is not None and args.from_cursor is None:
-        notice(f"resuming {source_id} at cursor {stored} ({checkpoints.key})")
+    _checkpoint_notices(checkpoints, stored, args.from_cursor, notice)
     settings = EmulatorSettings(
         batch_size=args.batch_size or DEFAULT_BATCH["farm"],
         max_attempts=args.max_attempts,
@@ -368,11 +385,15 @@ def _run_farm(
         interrupted=interrupted,
         error=error,
         extra={"seed": args.seed, "chaos": args.chaos, "batch_size": settings.batch_size},
+        checkpoint=checkpoints.stored,
+        checkpoint_key=checkpoints.key,
     )
     print(summary.to_text())
     if not args.json and not args.quiet and error is None and totals.read:
         with contextlib.suppress(Exception):
-            samples = format_samples(client, stream, dlq_stream, limit=args.samples)
+            samples = format_samples(
+                client, stream, dlq_stream, limit=args.samples, after=samples_after
+            )
             if samples:
                 print(samples)
     if args.json:
@@ -387,6 +408,30 @@ def _run_farm(
         notice("error: the counts do not reconcile with the streams (see the summary)")
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _checkpoint_notices(
+    checkpoints: Checkpoints,
+    stored: int | None,
+    from_cursor: int | None,
+    notice: Callable[[str], None],
+) -> None:
+    """Say where the run starts relative to the stored checkpoint."""
+    if stored is None:
+        return
+    if checkpoints.adopted_legacy is not None:
+        notice(
+            f"no checkpoint at {checkpoints.key}; adopting {checkpoints.legacy_key} ="
+            f" {stored} (shared by every stream before checkpoints were kept per stream);"
+            " it moves to the new key at the first checkpoint"
+        )
+    if from_cursor is None:
+        notice(f"resuming at cursor {stored} ({checkpoints.key})")
+    elif from_cursor < stored and not checkpoints.rewind:
+        notice(
+            f"starting at cursor {from_cursor}, behind the checkpoint {stored}"
+            f" ({checkpoints.key}), which stays there (--rewind-checkpoint moves it back)"
+        )
 
 
 def _run_sqs(args: argparse.Namespace, env: dict[str, str], client: Any) -> int:
