@@ -35,6 +35,7 @@ from local.services import (
     check_farm,
     configure_sidecar_output,
     connect_redis,
+    deadline_reserve,
     farm_url,
     redact_url,
     sidecar_environment,
@@ -46,6 +47,10 @@ PROG = "run_sidecar.py"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_COUNT = 1000
 DEFAULT_BATCH = {"farm": 100, "sqs": 10}
+
+
+class UsageError(Exception):
+    """A flag's value conflicts with the configuration; reported like a bad flag (status 2)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -178,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=30.0,
         metavar="SECONDS",
-        help="invocation timeout seen by the handler's context (default 30)",
+        help="invocation timeout seen by the handler's context (default 30); must exceed the"
+        " sidecar's deadline reserve (AOS_DEADLINE_RESERVE_SECONDS, 1 s by default)",
     )
     keys = parser.add_argument_group("keys (default: $AOS_SOURCE_ID, $AOS_STREAM, $AOS_DLQ_STREAM)")
     keys.add_argument("--source-id", help="source name (default mulesoft-invoices)")
@@ -246,6 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     notice = _say(sys.stderr)
     try:
         return _run(args, notice)
+    except UsageError as exc:
+        notice(f"error: {exc} (see --help)")
+        return EXIT_USAGE
     except SetupError as exc:
         notice(f"error: {exc}")
         return EXIT_ERROR
@@ -267,7 +276,19 @@ def _closing(resource: Any) -> Iterator[Any]:
         resource.close()
 
 
+def check_timeout(timeout_s: float, reserve_s: float) -> None:
+    """Refuse an invocation timeout that leaves the sidecar no time for the source of truth."""
+    if timeout_s <= reserve_s:
+        raise UsageError(
+            f"--timeout {timeout_s:g} is at or below the sidecar's deadline reserve of"
+            f" {reserve_s:g} s (AOS_DEADLINE_RESERVE_SECONDS): no time would be left to ask"
+            " the source of truth, and every drifted record would end as retries_exhausted;"
+            f" give a timeout above {reserve_s:g} s"
+        )
+
+
 def _run(args: argparse.Namespace, notice: Callable[[str], None]) -> int:
+    check_timeout(args.timeout, deadline_reserve(os.environ))
     configure_sidecar_output(args.log_level)
     redis_url = args.redis_url or os.environ.get("REDIS_URL") or None
     connection = connect_redis(redis_url)

@@ -96,6 +96,7 @@ class HttpSourceOfTruth:
         self._concurrency = concurrency
         self._default_budget_s = default_budget_s
         self._breaker = breaker if breaker is not None else CircuitBreaker()
+        self._last_failure = ""
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
@@ -153,10 +154,14 @@ class HttpSourceOfTruth:
         self, chunk: list[str], deadline: float
     ) -> dict[str, SourceRecord | None] | SourceUnavailable:
         if not self._breaker.allow():
-            return SourceUnavailable("source of truth circuit is open after repeated failures")
+            return SourceUnavailable(
+                "source of truth circuit is open after repeated failures"
+                + (f" (last: {self._last_failure})" if self._last_failure else "")
+            )
         try:
             records = self._fetch_chunk(chunk, deadline)
         except SourceUnavailable as exc:
+            self._last_failure = str(exc)
             self._breaker.record_failure()
             return exc
         self._breaker.record_success()
