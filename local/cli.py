@@ -41,6 +41,7 @@ from local.services import (
     sidecar_environment,
     stream_names,
 )
+from local.sqs_endpoint import sqs_target
 from local.summary import RunSummary, RunTotals
 
 PROG = "run_sidecar.py"
@@ -457,12 +458,17 @@ def _checkpoint_notices(
 
 def _run_sqs(args: argparse.Namespace, env: dict[str, str], client: Any) -> int:
     try:
+        import boto3
+
         from local.sqs_source import run_sqs_source
     except ImportError as exc:
         raise SetupError(f"the SQS source is not available: {exc}") from exc
-    queue_url = args.source.removeprefix("sqs://")
-    if not queue_url.startswith(("http://", "https://")):
-        queue_url = f"https://{queue_url}"
+    try:
+        target = sqs_target(args.source, os.environ)
+    except ValueError as exc:
+        raise SetupError(str(exc)) from exc
+    queue_url = target.queue_url
+    sqs_client = boto3.client("sqs", endpoint_url=target.endpoint_url, region_name=target.region)
     batch_size = args.batch_size or DEFAULT_BATCH["sqs"]
     max_batches = None if args.follow or args.count is None else math.ceil(args.count / batch_size)
     sidecar = build_sidecar(env, client)
@@ -473,6 +479,7 @@ def _run_sqs(args: argparse.Namespace, env: dict[str, str], client: Any) -> int:
             sidecar,
             batch_size=batch_size,
             max_batches=max_batches,
+            sqs_client=sqs_client,
             stop_when_empty=not args.follow,
         )
     except KeyboardInterrupt:
