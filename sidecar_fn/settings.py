@@ -52,6 +52,13 @@ def _non_negative_float(raw: str) -> float:
     return value
 
 
+def _share(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("must be a number from 0 to 1")
+    return value
+
+
 def _flag(raw: str) -> bool:
     lowered = raw.lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -108,6 +115,7 @@ class Settings:
     breaker_reset_s: float = 10.0
     metrics_namespace: str = "AOS/Ingest"
     service_name: str = "aos-sidecar"
+    verify_share: float = 0.05
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -157,4 +165,5 @@ class Settings:
                 environ, "POWERTOOLS_METRICS_NAMESPACE", d.metrics_namespace, _text
             ),
             service_name=_read(environ, "POWERTOOLS_SERVICE_NAME", d.service_name, _text),
+            verify_share=_read(environ, "AOS_VERIFY_SHARE", d.verify_share, _share),
         )
