@@ -17,7 +17,13 @@ from aws_lambda_powertools import Logger
 from sidecar_fn.drift import drifted_fields, lookup_problem
 from sidecar_fn.drift_kinds import unexpected_fields
 from sidecar_fn.envelope import build_meta, dump_envelope, format_received_at
-from sidecar_fn.errors import SidecarError, SinkUnavailable, SourceUnavailable, Unrepairable
+from sidecar_fn.errors import (
+    BatchFailed,
+    SidecarError,
+    SinkUnavailable,
+    SourceUnavailable,
+    Unrepairable,
+)
 from sidecar_fn.healing import DriftTally, Healer, Triage
 from sidecar_fn.local_repair import SOURCE_OF_TRUTH
 from sidecar_fn.malformed import malformed_error
@@ -74,6 +80,11 @@ class BatchReport:
     def lambda_response(self) -> dict[str, list[dict[str, str]]]:
         """Lambda's partial batch response."""
         return {"batchItemFailures": [{"itemIdentifier": item_id} for item_id in self.failures]}
+
+    @property
+    def all_failed(self) -> bool:
+        """True when the batch had records and every one of them is handed back."""
+        return bool(self.failures) and self.counts[FAILED] == sum(self.counts.values())
 
     def metrics(self) -> dict[str, int]:
         """The per-batch metric set: counts plus drifted and duplicates."""
@@ -179,6 +190,25 @@ class IngestSidecar:
     def handle_batch(self, event: Mapping[str, Any], context: Any = None) -> BatchReport:
         """Process one SQS or Kinesis event; see BatchReport."""
         return self._process(parse_event(event), self._budget(context))
+
+    def invoke(self, event: Mapping[str, Any], context: Any = None) -> BatchReport:
+        """`handle_batch` with Lambda's error semantics: raise BatchFailed, after the
+        partial batch response is built, when every record of the batch failed.
+
+        A batch that fails entirely means Redis or the source of truth is down; raising
+        makes the invocation count in Lambda's `Errors` metric and lets the trigger back
+        off. The records are redelivered either way.
+        """
+        report = self.handle_batch(event, context)
+        if report.all_failed:
+            first = report.errors.get(report.failures[0], "no detail")
+            self.logger.error(
+                "Every record of the batch failed; raising so that the invocation counts "
+                "as an error.",
+                extra={"records": len(report.failures), "error": first},
+            )
+            raise BatchFailed(report, report.lambda_response(), first)
+        return report
 
     def dead_letter(self, items: Sequence[tuple[str, bytes]], reason: str, error: str) -> None:
         """Dead-letter `(item_id, raw)` pairs under `reason`; items already recorded are left.
