@@ -24,6 +24,7 @@ class BenchConfig:
     latency: bool = True
     runner: bool = True
     cold_start: bool = True
+    redis_port: int = 0
 
 
 QUICK = BenchConfig(

@@ -25,6 +25,7 @@ from bench.counting import (
 )
 from bench.events import LambdaContext, RecordPool, drifted_ids, sqs_event
 from bench.measure import Handle, Samples, quiet_stdout, run_sequential
+from bench.peer import PeerConfig, build_peer
 from bench.per_record import ReferenceConfig, build_reference
 from bench.report import Row
 from bench.services import BenchKeys
@@ -60,6 +61,23 @@ def reference_builder(redis_url: str) -> Builder:
             farm_url=farm_url,
         )
         return build_reference(config, redis_client=client).handle_batch, counter
+
+    return build
+
+
+def peer_builder(redis_url: str, *, keepalive: bool = True) -> Builder:
+    """Build the Powertools peer with counted Redis."""
+
+    def build(farm_url: str, keys: BenchKeys) -> tuple[Handle, RoundTripCounter]:
+        client, counter = counting_redis(redis_url)
+        config = PeerConfig(
+            source_id=keys.source_id,
+            stream=keys.stream,
+            dlq_stream=keys.dlq_stream,
+            farm_url=farm_url,
+            keepalive=keepalive,
+        )
+        return build_peer(config, redis_client=client).handle_batch, counter
 
     return build
 
