@@ -25,6 +25,8 @@ class BenchConfig:
     runner: bool = True
     cold_start: bool = True
     redis_port: int = 0
+    repeat_share: float = 0.5
+    cache_ttl_s: int = 60
 
 
 QUICK = BenchConfig(

@@ -21,7 +21,7 @@ import redis
 from bench.coldstart import import_seconds, lambda_layout
 from bench.config import QUICK, SMOKE, BenchConfig
 from bench.counting import SoTCountingProxy
-from bench.events import RecordPool, StreamSpec
+from bench.events import RecordPool, RepeatingPool, StreamSpec
 from bench.measure import run_runner
 from bench.processes import WorkerJob, run_processes
 from bench.report import Row, render_table, to_json
@@ -29,6 +29,7 @@ from bench.scenarios import (
     Builder,
     CountPass,
     Scenario,
+    cache_hit_rate,
     count_pass,
     farm,
     handler_scenario,
@@ -161,17 +162,43 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
         )
         scenarios = [ref_mixed, ref_clean, peer_mixed, peer_clean, batch_clean, batch_mixed]
         scenarios.append(handler_scenario(redis_url, main_farm, mixed, config, admin))
+        share = config.repeat_share
+        repeats_label = f"mixed, {share:.0%} ids repeat"
+        cache_env = {"AOS_SOT_CACHE_TTL_SECONDS": str(config.cache_ttl_s)}
+        no_cache = make_scenario(
+            f"handle_batch {repeats_label}, no cache",
+            sidecar,
+            main_farm,
+            RepeatingPool(mixed, share),
+            config,
+            note=f"{share:.0%} of records re-send one of the last 5,000 (same invoice id)",
+        )
+        with_cache = make_scenario(
+            f"handle_batch {repeats_label}, cache",
+            sidecar_builder(redis_url, cache_env),
+            main_farm,
+            RepeatingPool(mixed, share),
+            config,
+        )
+        scenarios += [no_cache, with_cache]
         _interleave(scenarios, config.repeats, log, admin)
+        hit_rate = cache_hit_rate(with_cache)
+        with_cache.note = f"AOS_SOT_CACHE_TTL_SECONDS={config.cache_ttl_s}; " + (
+            f"lookup cache hit rate {hit_rate:.1%}" if hit_rate is not None else "cache not found"
+        )
         by_name: dict[str, Row] = {}
         for scenario in scenarios:
             by_name[scenario.name] = scenario.row(admin)
+        by_name[with_cache.name].extra["cache_hit_rate"] = hit_rate
         for kind in ("mixed", "clean"):
             base = by_name[f"per-record {kind}"]
             rival = by_name[f"peer {kind}"]
             _count_row(base, passes.get(f"per-record {kind}"))
             _count_row(rival, passes.get(f"peer {kind}"))
             _count_row(by_name[f"handle_batch {kind}"], passes.get(f"sidecar {kind}"))
-            for name in (f"peer {kind}", f"handle_batch {kind}", "handler.handler mixed"):
+            names = [f"peer {kind}", f"handle_batch {kind}", "handler.handler mixed"]
+            names += [name for name in by_name if name.startswith(f"handle_batch {kind},")]
+            for name in names:
                 row = by_name[name]
                 if kind not in name or row.rate_median is None:
                     continue

@@ -34,7 +34,7 @@ from local.services import (
     sidecar_environment,
     stream_names,
 )
-from local.summary import RunSummary, RunTotals
+from local.summary import RunSummary, RunTotals, lookup_cache_counts
 
 PROG = "run_sidecar.py"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -367,7 +367,12 @@ def _run_farm(
         farm_url=farm.base_url,
         interrupted=interrupted,
         error=error,
-        extra={"seed": args.seed, "chaos": args.chaos, "batch_size": settings.batch_size},
+        extra={
+            "seed": args.seed,
+            "chaos": args.chaos,
+            "batch_size": settings.batch_size,
+            **lookup_cache_counts(sidecar),
+        },
     )
     print(summary.to_text())
     if not args.json and not args.quiet and error is None and totals.read:

@@ -100,6 +100,8 @@ class Settings:
     breaker_reset_s: float = 10.0
     metrics_namespace: str = "AOS/Ingest"
     service_name: str = "aos-sidecar"
+    sot_cache_ttl_s: float = 0.0
+    sot_cache_max_entries: int = 10_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -149,4 +151,10 @@ class Settings:
                 environ, "POWERTOOLS_METRICS_NAMESPACE", d.metrics_namespace, _text
             ),
             service_name=_read(environ, "POWERTOOLS_SERVICE_NAME", d.service_name, _text),
+            sot_cache_ttl_s=_read(
+                environ, "AOS_SOT_CACHE_TTL_SECONDS", d.sot_cache_ttl_s, _non_negative_float
+            ),
+            sot_cache_max_entries=_read(
+                environ, "AOS_SOT_CACHE_MAX_ENTRIES", d.sot_cache_max_entries, _positive_int
+            ),
         )
