@@ -39,6 +39,7 @@ from bench.scenarios import (
     sidecar_builder,
 )
 from bench.services import BenchKeys, env_with, private_redis
+from bench.split import measure_split, render_split
 
 
 def _interleave(
@@ -208,6 +209,12 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
                     row.ratio_peer = row.rate_median / rival.rate_median
         rows += list(by_name.values())
 
+        log(f"split of a batch's time: {config.split_batches} batches, each run twice")
+        split = measure_split(
+            _split_sidecar(redis_url, main_farm), mixed, admin, bs, config.split_batches
+        )
+        meta["split"] = {"farm": farm_label, "batches": config.split_batches, **split.medians()}
+
         if config.in_process:
             log("throughput, in-process farm")
             with farm({"FARM_SOT_LATENCY_MS": "0"}, chalice=False) as local_farm:
@@ -238,6 +245,17 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
     meta["finished"] = time.time()
     meta["load_average_end"] = os.getloadavg()
     return rows, meta
+
+
+def _split_sidecar(redis_url: str, farm_url: str) -> Callable[[BenchKeys, Any], Any]:
+    def build(keys: BenchKeys, source: Any) -> Any:
+        from sidecar_fn.settings import Settings
+        from sidecar_fn.wiring import build_sidecar
+
+        settings = Settings.from_env({"REDIS_URL": redis_url, "FARM_URL": farm_url, **keys.env()})
+        return build_sidecar(settings, redis_client=redis.Redis.from_url(redis_url), source=source)
+
+    return build
 
 
 def machine_facts() -> dict[str, Any]:
@@ -473,6 +491,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows, meta = run(config, log)
     meta["elapsed_seconds"] = time.perf_counter() - started
     print(render_table(rows))
+    if "split" in meta:
+        split = meta["split"]
+        print()
+        print(render_split(split, config.batch_size, split["batches"], split["farm"]))
     agree = meta.get("outcomes_agree", {})
     passes = meta.get("counting_passes", {})
     print()
