@@ -25,7 +25,7 @@ class BenchConfig:
     runner: bool = True
     cold_start: bool = True
     redis_port: int = 0
-    repeat_share: float = 0.5
+    repeat_shares: tuple[float, ...] = (0.5, 1.0)
     split_batches: int = 30
     cache_ttl_s: int = 60
 

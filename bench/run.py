@@ -163,34 +163,42 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
         )
         scenarios = [ref_mixed, ref_clean, peer_mixed, peer_clean, batch_clean, batch_mixed]
         scenarios.append(handler_scenario(redis_url, main_farm, mixed, config, admin))
-        share = config.repeat_share
-        repeats_label = f"mixed, {share:.0%} ids repeat"
         cache_env = {"AOS_SOT_CACHE_TTL_SECONDS": str(config.cache_ttl_s)}
-        no_cache = make_scenario(
-            f"handle_batch {repeats_label}, no cache",
-            sidecar,
-            main_farm,
-            RepeatingPool(mixed, share),
-            config,
-            note=f"{share:.0%} of records re-send one of the last 5,000 (same invoice id)",
-        )
-        with_cache = make_scenario(
-            f"handle_batch {repeats_label}, cache",
-            sidecar_builder(redis_url, cache_env),
-            main_farm,
-            RepeatingPool(mixed, share),
-            config,
-        )
-        scenarios += [no_cache, with_cache]
+        cached: list[Scenario] = []
+        for share in config.repeat_shares:
+            label = f"handle_batch mixed, {share:.0%} ids repeat"
+            scenarios.append(
+                make_scenario(
+                    f"{label}, no cache",
+                    sidecar,
+                    main_farm,
+                    RepeatingPool(mixed, share),
+                    config,
+                    note=f"{share:.0%} of records re-send one of the last 5,000 (same invoice id)",
+                )
+            )
+            cached.append(
+                make_scenario(
+                    f"{label}, cache",
+                    sidecar_builder(redis_url, cache_env),
+                    main_farm,
+                    RepeatingPool(mixed, share),
+                    config,
+                )
+            )
+            scenarios.append(cached[-1])
         _interleave(scenarios, config.repeats, log, admin)
-        hit_rate = cache_hit_rate(with_cache)
-        with_cache.note = f"AOS_SOT_CACHE_TTL_SECONDS={config.cache_ttl_s}; " + (
-            f"lookup cache hit rate {hit_rate:.1%}" if hit_rate is not None else "cache not found"
-        )
+        hit_rates = {scenario.name: cache_hit_rate(scenario) for scenario in cached}
+        for scenario in cached:
+            rate = hit_rates[scenario.name]
+            scenario.note = f"AOS_SOT_CACHE_TTL_SECONDS={config.cache_ttl_s}; " + (
+                f"lookup cache hit rate {rate:.1%}" if rate is not None else "cache not found"
+            )
         by_name: dict[str, Row] = {}
         for scenario in scenarios:
             by_name[scenario.name] = scenario.row(admin)
-        by_name[with_cache.name].extra["cache_hit_rate"] = hit_rate
+        for name, rate in hit_rates.items():
+            by_name[name].extra["cache_hit_rate"] = rate
         for kind in ("mixed", "clean"):
             base = by_name[f"per-record {kind}"]
             rival = by_name[f"peer {kind}"]
