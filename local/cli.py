@@ -42,7 +42,7 @@ from local.services import (
     stream_names,
 )
 from local.sqs_endpoint import sqs_target
-from local.summary import RunSummary, RunTotals
+from local.summary import RunSummary, RunTotals, lookup_cache_counts
 
 PROG = "run_sidecar.py"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -406,7 +406,12 @@ def _run_farm(
         farm_url=farm.base_url,
         interrupted=interrupted,
         error=error,
-        extra={"seed": args.seed, "chaos": args.chaos, "batch_size": settings.batch_size},
+        extra={
+            "seed": args.seed,
+            "chaos": args.chaos,
+            "batch_size": settings.batch_size,
+            **lookup_cache_counts(sidecar),
+        },
         checkpoint=checkpoints.stored,
         checkpoint_key=checkpoints.key,
     )

@@ -116,6 +116,8 @@ class Settings:
     metrics_namespace: str = "AOS/Ingest"
     service_name: str = "aos-sidecar"
     verify_share: float = 0.05
+    sot_cache_ttl_s: float = 0.0
+    sot_cache_max_entries: int = 10_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -166,4 +168,10 @@ class Settings:
             ),
             service_name=_read(environ, "POWERTOOLS_SERVICE_NAME", d.service_name, _text),
             verify_share=_read(environ, "AOS_VERIFY_SHARE", d.verify_share, _share),
+            sot_cache_ttl_s=_read(
+                environ, "AOS_SOT_CACHE_TTL_SECONDS", d.sot_cache_ttl_s, _non_negative_float
+            ),
+            sot_cache_max_entries=_read(
+                environ, "AOS_SOT_CACHE_MAX_ENTRIES", d.sot_cache_max_entries, _positive_int
+            ),
         )

@@ -14,6 +14,7 @@ from sidecar_fn.schema import load_schema
 from sidecar_fn.secrets import read_token
 from sidecar_fn.settings import Settings
 from sidecar_fn.sidecar import IngestSidecar
+from sidecar_fn.source_cache import CachedSourceOfTruth, CacheMetrics
 from sidecar_fn.source_http import HttpSourceOfTruth
 from sidecar_fn.telemetry import EmfMetrics, build_logger
 
@@ -58,6 +59,19 @@ def build_source(settings: Settings) -> HttpSourceOfTruth:
     )
 
 
+def with_lookup_cache(
+    source: SourceOfTruth, metrics: MetricsSink, settings: Settings
+) -> tuple[SourceOfTruth, MetricsSink]:
+    """The source behind a lookup cache, and metrics counting its hits, when
+    AOS_SOT_CACHE_TTL_SECONDS is set; both unchanged otherwise."""
+    if not settings.sot_cache_ttl_s:
+        return source, metrics
+    cache = CachedSourceOfTruth(
+        source, ttl_s=settings.sot_cache_ttl_s, max_entries=settings.sot_cache_max_entries
+    )
+    return cache, CacheMetrics(metrics, cache)
+
+
 def build_sidecar(
     settings: Settings,
     *,
@@ -76,15 +90,20 @@ def build_sidecar(
         stream_maxlen=settings.stream_maxlen,
         dlq_maxlen=settings.dlq_maxlen,
     )
+    source, metrics = with_lookup_cache(
+        source if source is not None else build_source(settings),
+        metrics
+        if metrics is not None
+        else EmfMetrics(namespace=settings.metrics_namespace, service=settings.service_name),
+        settings,
+    )
     return IngestSidecar(
         source_id=settings.source_id,
         schema=load_schema(settings.schema_path),
-        source=source if source is not None else build_source(settings),
+        source=source,
         sink=sink,
         logger=logger if logger is not None else build_logger(settings.service_name),
-        metrics=metrics
-        if metrics is not None
-        else EmfMetrics(namespace=settings.metrics_namespace, service=settings.service_name),
+        metrics=metrics,
         default_budget_s=settings.sot_budget_s,
         deadline_reserve_s=settings.deadline_reserve_s,
         verify_share=settings.verify_share,
