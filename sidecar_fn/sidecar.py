@@ -17,6 +17,7 @@ from aws_lambda_powertools import Logger
 from sidecar_fn.drift import drifted_fields, lookup_problem
 from sidecar_fn.envelope import build_meta, dump_envelope, format_received_at
 from sidecar_fn.errors import SidecarError, SinkUnavailable, SourceUnavailable, Unrepairable
+from sidecar_fn.fifo import hold_back_after_failure, message_groups
 from sidecar_fn.ports import (
     CLEAN,
     MAIN_OUTCOMES,
@@ -163,7 +164,7 @@ class IngestSidecar:
 
     def handle_batch(self, event: Mapping[str, Any], context: Any = None) -> BatchReport:
         """Process one SQS or Kinesis event; see BatchReport."""
-        return self._process(parse_event(event), self._budget(context))
+        return self._process(parse_event(event), self._budget(context), message_groups(event))
 
     def dead_letter(self, items: Sequence[tuple[str, bytes]], reason: str, error: str) -> None:
         """Dead-letter `(item_id, raw)` pairs under `reason`; items already recorded are left.
@@ -189,7 +190,12 @@ class IngestSidecar:
         millis = float(remaining())
         return max(0.0, millis / 1000.0 - self._deadline_reserve_s)
 
-    def _process(self, items: Sequence[Item], budget_s: float) -> BatchReport:
+    def _process(
+        self,
+        items: Sequence[Item],
+        budget_s: float,
+        fifo_groups: Sequence[str | None] | None = None,
+    ) -> BatchReport:
         now = self._clock()
         received_at = format_received_at(now)
         source_id = self.source_id
@@ -268,6 +274,9 @@ class IngestSidecar:
         if fetching is not None:
             fetched, fetch_error = fetching.result()
             self._repair_pending(items, entries, pending, fetched, fetch_error, received_at, report)
+        if fifo_groups is not None:
+            for index, reason in hold_back_after_failure(entries, fifo_groups).items():
+                report.errors[items[index].item_id] = reason
         self._push(items, entries, received_at, report)
         self.metrics.publish(report.metrics())
         return report
