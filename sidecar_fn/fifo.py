@@ -42,7 +42,7 @@ def hold_back_after_failure(
             continue
         if group in broken:
             if entry.outcome != PROBE:
-                entries[index] = SinkEntry(entry.item_id, PROBE, b"", "")
+                entries[index] = entry._replace(outcome=PROBE, data=b"", error="")
             held[index] = (
                 f"held back to keep FIFO order: record {broken[group]} of message group"
                 f" {group!r} was handed back"

@@ -32,9 +32,9 @@ local function xadd(stream, maxlen, ...)
   return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', ...)
 end
 local out, n = {{}}, 0
-for i = 7, #ARGV, 4 do
+for i = 7, #ARGV, 5 do
   local item, outcome = ARGV[i], ARGV[i + 1]
-  local key = prefix .. item
+  local key = prefix .. (ARGV[i + 4] == '' and item or ARGV[i + 4])
   n = n + 1
   if outcome == '' then
     out[n] = redis.call('GET', key) or ''
@@ -137,13 +137,13 @@ class RedisStreamSink:
             source_id.encode(),
             received_at.encode(),
         ]
-        parts = [b"*%d\r\n" % (2 + len(head) + 4 * len(entries))]
+        parts = [b"*%d\r\n" % (2 + len(head) + 5 * len(entries))]
         parts.append(b"$7\r\nEVALSHA\r\n$40\r\n%s\r\n" % self._sha.encode())
         for arg in head:
             parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
         outcome_part = self._outcome_part
         append = parts.append
-        for item_id, outcome, data, error in entries:
+        for item_id, outcome, data, error, key in entries:
             item = item_id.encode()
             append(b"$%d\r\n" % len(item))
             append(item)
@@ -157,6 +157,11 @@ class RedisStreamSink:
                 append(b"\r\n")
             else:
                 append(b"\r\n$0\r\n\r\n")
+            if key:
+                encoded_key = key.encode()
+                append(b"$%d\r\n%s\r\n" % (len(encoded_key), encoded_key))
+            else:
+                append(b"$0\r\n\r\n")
         return b"".join(parts)
 
     def _evalsha(self, command: bytes) -> Any:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from sidecar_fn.dedupe import parse_dedupe_fields
 from sidecar_fn.errors import SettingsError
 
 _T = TypeVar("_T")
@@ -100,6 +101,7 @@ class Settings:
     breaker_reset_s: float = 10.0
     metrics_namespace: str = "AOS/Ingest"
     service_name: str = "aos-sidecar"
+    dedupe_key: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -149,4 +151,5 @@ class Settings:
                 environ, "POWERTOOLS_METRICS_NAMESPACE", d.metrics_namespace, _text
             ),
             service_name=_read(environ, "POWERTOOLS_SERVICE_NAME", d.service_name, _text),
+            dedupe_key=_read(environ, "AOS_DEDUPE_KEY", d.dedupe_key, parse_dedupe_fields),
         )

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from aws_lambda_powertools import Logger
 
+from sidecar_fn.dedupe import keyed_by_version
 from sidecar_fn.drift import drifted_fields, lookup_problem
 from sidecar_fn.envelope import build_meta, dump_envelope, format_received_at
 from sidecar_fn.errors import SidecarError, SinkUnavailable, SourceUnavailable, Unrepairable
@@ -73,6 +74,19 @@ class BatchReport:
         return {**self.counts, "drifted": self.drifted, "duplicates": self.duplicates}
 
 
+def _records_of(items: Sequence[tuple[str, bytes]]) -> dict[int, dict[str, Any]]:
+    """The JSON objects among raw `(item_id, raw)` pairs, by index."""
+    records: dict[int, dict[str, Any]] = {}
+    for index, (_, raw) in enumerate(items):
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if type(record) is dict:
+            records[index] = record
+    return records
+
+
 def _malformed_error(exc: Exception | None, value: Any) -> str:
     if exc is not None:
         return f"not valid JSON: {exc}"
@@ -102,6 +116,7 @@ class IngestSidecar:
         default_budget_s: float = 10.0,
         deadline_reserve_s: float = 1.0,
         clock: Callable[[], datetime] = _utcnow,
+        dedupe_fields: tuple[str, ...] = (),
     ) -> None:
         self.source_id = source_id
         self.schema = schema
@@ -113,6 +128,7 @@ class IngestSidecar:
         self._default_budget_s = default_budget_s
         self._deadline_reserve_s = deadline_reserve_s
         self._clock = clock
+        self.dedupe_fields = dedupe_fields
         self.record_log = RecordLog(logger)
         self._fetch_pool: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
@@ -176,6 +192,8 @@ class IngestSidecar:
         if not items:
             return
         entries = [SinkEntry(item_id, reason, raw, error) for item_id, raw in items]
+        if self.dedupe_fields:
+            keyed_by_version(entries, _records_of(items), self.dedupe_fields)
         received_at = format_received_at(self._clock())
         self.sink.push(entries, source_id=self.source_id, received_at=received_at)
         self.logger.warning(
@@ -205,6 +223,7 @@ class IngestSidecar:
         report = BatchReport()
         entries: list[SinkEntry] = []
         pending: list[tuple[int, dict[str, Any], tuple[str, ...]]] = []
+        parsed: dict[int, dict[str, Any]] = {}
         clean: list[tuple[int, Item, dict[str, Any]]] = []
         warnings: list[LogLine] = []
         drift_lines: list[LogLine] = []
@@ -225,6 +244,7 @@ class IngestSidecar:
                     SinkEntry(item.item_id, MALFORMED, item.raw, _malformed_error(None, record))
                 )
                 continue
+            parsed[len(entries)] = record
             drifted = drifted_fields(record, schema)
             if not drifted:
                 clean.append((len(entries), item, record))
@@ -277,6 +297,8 @@ class IngestSidecar:
         if fifo_groups is not None:
             for index, reason in hold_back_after_failure(entries, fifo_groups).items():
                 report.errors[items[index].item_id] = reason
+        if self.dedupe_fields:
+            keyed_by_version(entries, parsed, self.dedupe_fields)
         self._push(items, entries, received_at, report)
         self.metrics.publish(report.metrics())
         return report
