@@ -7,11 +7,23 @@ from collections.abc import Sequence
 from typing import Any, Protocol, cast
 
 import redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    NoScriptError,
+    TryAgainError,
+)
 
 from sidecar_fn.envelope import DEAD_LETTER_FIELDS, ENVELOPE_FIELD
 from sidecar_fn.errors import SinkUnavailable
+from sidecar_fn.keys import KeyNames, key_names, seen_key_prefix
 from sidecar_fn.ports import MAIN_OUTCOMES, PROBE, PushResult, SinkEntry
+
+__all__ = ["PUSH_SCRIPT", "RedisStreamSink", "ScriptRoute", "StandaloneRoute", "seen_key_prefix"]
+
+REDIRECTS = (MovedError, AskError, TryAgainError, ClusterDownError)
+"""Cluster answers that say: ask again, possibly elsewhere, after learning the topology."""
 
 _DLQ_PAIRS = ", ".join(
     f"'{name}', {value}"
@@ -24,7 +36,7 @@ _DLQ_PAIRS = ", ".join(
 
 PUSH_SCRIPT = f"""
 local ttl, main_maxlen, dlq_maxlen = ARGV[1], ARGV[2], ARGV[3]
-local prefix, source_id, received_at = ARGV[4], ARGV[5], ARGV[6]
+local source_id, received_at = ARGV[4], ARGV[5]
 local function xadd(stream, maxlen, ...)
   if maxlen == '' then
     return redis.call('XADD', stream, '*', ...)
@@ -32,25 +44,30 @@ local function xadd(stream, maxlen, ...)
   return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', ...)
 end
 local out, n = {{}}, 0
-for i = 7, #ARGV, 5 do
+for i = 6, #ARGV, 4 do
   local item, outcome = ARGV[i], ARGV[i + 1]
-  local key = prefix .. (ARGV[i + 4] == '' and item or ARGV[i + 4])
   n = n + 1
-  if outcome == '' then
-    out[n] = redis.call('GET', key) or ''
-  elseif redis.call('SET', key, outcome, 'NX', 'EX', ttl) then
+  local key = KEYS[{KeyNames.FIXED_KEYS} + n]
+  local seen = redis.call('GET', key)
+  if seen or outcome == '' then
+    out[n] = seen or ''
+  else
     if outcome == '{MAIN_OUTCOMES[0]}' or outcome == '{MAIN_OUTCOMES[1]}' then
       xadd(KEYS[1], main_maxlen, '{ENVELOPE_FIELD}', ARGV[i + 2])
     else
       xadd(KEYS[2], dlq_maxlen, {_DLQ_PAIRS})
     end
+    redis.call('SET', key, outcome, 'EX', ttl)
     out[n] = 1
-  else
-    out[n] = redis.call('GET', key) or ''
   end
 end
 return out
 """
+"""The batch script. KEYS: the fixed keys of KeyNames, then one idempotency key per entry,
+so that every key it touches is declared (Redis Cluster routes and checks by them).
+ARGV: ttl, maxlens, source id, received_at, then 4 per entry (item, outcome, data, error).
+It appends first and sets the marker after: Redis does not roll a script back when a
+command fails (out of memory, a wrong-typed key), so a failed XADD leaves no marker."""
 
 
 class _Connection(Protocol):
@@ -58,24 +75,59 @@ class _Connection(Protocol):
 
     def send_packed_command(self, command: list[bytes], check_health: bool = True) -> None: ...
 
+    def send_command(self, *args: Any, **kwargs: Any) -> None: ...
+
     def read_response(self) -> Any: ...
 
     def disconnect(self) -> None: ...
 
 
-def seen_key_prefix(source_id: str) -> str:
-    """Prefix of the idempotency keys of one source: `aos:seen:<source_id>:`."""
-    return f"aos:seen:{source_id}:"
+class ScriptRoute(Protocol):
+    """Where a batch call goes: the pool of the server that owns its keys."""
+
+    attempts: int
+    """Calls tried before the batch is given up (a redirect or a dropped connection)."""
+
+    def pool(self, slot_key: bytes) -> redis.ConnectionPool:
+        """The connection pool of the server that owns `slot_key`."""
+        ...
+
+    def rerouted(self, error: redis.RedisError, attempt: int) -> None:
+        """Learn from `error` (a redirect, a dropped connection) before try `attempt` + 1."""
+        ...
+
+
+class StandaloneRoute:
+    """One Redis server (or a primary behind one endpoint): its own pool; a dropped
+    connection is retried once, at once."""
+
+    attempts = 2
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._pool = client.connection_pool
+
+    def pool(self, slot_key: bytes) -> redis.ConnectionPool:
+        """The client's pool, whatever the key."""
+        return self._pool
+
+    def rerouted(self, error: redis.RedisError, attempt: int) -> None:
+        """Nothing to learn: the next try reconnects."""
 
 
 class RedisStreamSink:
-    """StreamSink on Redis: for each entry `SET NX` the seen key, then `XADD` only if new.
+    """StreamSink on Redis: for each new entry `XADD` first, then `SET` its seen key.
 
     The whole batch is one EVALSHA (a single round trip, atomic on the server), so two
-    concurrent deliveries of the same item produce exactly one stream entry. The command
-    is serialised here with one `bytes.join` and sent on a pooled connection: packing a
-    few thousand arguments through the client's generic packer costs more than Redis
-    takes to run the script.
+    concurrent deliveries of the same item produce exactly one stream entry. Every key the
+    script touches is declared in KEYS (see sidecar_fn.keys), so in cluster mode the call
+    goes to the one node owning their slot (`route`, see sidecar_fn.redis_cluster). The
+    command is serialised here with one `bytes.join` and sent on a pooled connection:
+    packing a few thousand arguments through the client's generic packer costs more than
+    Redis takes to run the script.
+
+    `wait_replicas` > 0 sends `WAIT` after the write: a batch that fewer replicas
+    acknowledged in time is reported unwritten, so that a failover right after it cannot
+    lose what was acknowledged (its redelivery finds the markers, or writes it again).
     """
 
     def __init__(
@@ -87,15 +139,22 @@ class RedisStreamSink:
         seen_ttl_s: int,
         stream_maxlen: int | None = None,
         dlq_maxlen: int | None = None,
+        route: ScriptRoute | None = None,
+        keys: KeyNames | None = None,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
     ) -> None:
         self._client = client
+        self._route = route if route is not None else StandaloneRoute(client)
         self._sha = hashlib.sha1(PUSH_SCRIPT.encode()).hexdigest()
-        self._keys = [stream.encode(), dlq_stream.encode()]
+        self._names = keys if keys is not None else key_names(stream, dlq_stream, cluster=False)
+        self._fixed = self._names.fixed()
         self._header = [
             str(seen_ttl_s).encode(),
             b"" if stream_maxlen is None else str(stream_maxlen).encode(),
             b"" if dlq_maxlen is None else str(dlq_maxlen).encode(),
         ]
+        self._wait = (wait_replicas, wait_timeout_ms)
         self._outcome_parts: dict[str, bytes] = {}
 
     def push(
@@ -128,22 +187,24 @@ class RedisStreamSink:
         return part
 
     def _pack(self, entries: Sequence[SinkEntry], source_id: str, received_at: str) -> bytes:
-        """The RESP body after `EVALSHA <sha>`: numkeys, keys, header args, entry args."""
-        head = [
-            b"2",
-            *self._keys,
-            *self._header,
-            seen_key_prefix(source_id).encode(),
-            source_id.encode(),
-            received_at.encode(),
-        ]
-        parts = [b"*%d\r\n" % (2 + len(head) + 5 * len(entries))]
+        """The whole EVALSHA: numkeys, keys (fixed, then one seen key per entry), header
+        args, entry args."""
+        head = [*self._header, source_id.encode(), received_at.encode()]
+        numkeys = len(self._fixed) + len(entries)
+        parts = [b"*%d\r\n" % (3 + numkeys + len(head) + 4 * len(entries))]
         parts.append(b"$7\r\nEVALSHA\r\n$40\r\n%s\r\n" % self._sha.encode())
-        for arg in head:
-            parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-        outcome_part = self._outcome_part
+        count = b"%d" % numkeys
         append = parts.append
-        for item_id, outcome, data, error, key in entries:
+        for arg in (count, *self._fixed):
+            append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+        prefix = self._names.seen_prefix(source_id)
+        for entry in entries:
+            seen = prefix + (entry.key or entry.item_id).encode()
+            append(b"$%d\r\n%s\r\n" % (len(seen), seen))
+        for arg in head:
+            append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+        outcome_part = self._outcome_part
+        for item_id, outcome, data, error, _ in entries:
             item = item_id.encode()
             append(b"$%d\r\n" % len(item))
             append(item)
@@ -157,31 +218,51 @@ class RedisStreamSink:
                 append(b"\r\n")
             else:
                 append(b"\r\n$0\r\n\r\n")
-            if key:
-                encoded_key = key.encode()
-                append(b"$%d\r\n%s\r\n" % (len(encoded_key), encoded_key))
-            else:
-                append(b"$0\r\n\r\n")
         return b"".join(parts)
 
     def _evalsha(self, command: bytes) -> Any:
-        """Send the packed EVALSHA; load the script once if Redis does not know it yet, and
-        retry once on a dropped connection (safe: the script is idempotent)."""
-        pool = self._client.connection_pool
-        for attempt in range(3):
+        """Send the packed EVALSHA to the server owning the batch's slot; load the script
+        there if it does not know it (a new or newly promoted server), and retry what the
+        route says to retry (safe: the script is idempotent)."""
+        route = self._route
+        slot_key = self._fixed[0]
+        for attempt in range(1, route.attempts + 2):
+            pool = route.pool(slot_key)
             pooled = pool.get_connection()
             connection = cast(_Connection, pooled)
             try:
                 connection.send_packed_command([command])
-                return connection.read_response()
-            except NoScriptError:
-                if attempt == 2:
-                    raise
-                self._client.script_load(PUSH_SCRIPT)
-            except (redis.ConnectionError, redis.TimeoutError):
+                try:
+                    reply = connection.read_response()
+                except NoScriptError:
+                    if attempt > route.attempts:
+                        raise
+                    connection.send_command("SCRIPT", "LOAD", PUSH_SCRIPT)
+                    connection.read_response()
+                    continue
+                self._await_replicas(connection)
+                return reply
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
                 connection.disconnect()
-                if attempt >= 1:
+                if attempt >= route.attempts:
                     raise
+                route.rerouted(exc, attempt)
+            except REDIRECTS as exc:
+                if attempt >= route.attempts:
+                    raise
+                route.rerouted(exc, attempt)
             finally:
                 pool.release(pooled)
         raise redis.RedisError("batch write did not complete")
+
+    def _await_replicas(self, connection: _Connection) -> None:
+        replicas, timeout_ms = self._wait
+        if replicas <= 0:
+            return
+        connection.send_command("WAIT", replicas, timeout_ms)
+        acknowledged = connection.read_response()
+        if not isinstance(acknowledged, int) or acknowledged < replicas:
+            raise redis.RedisError(
+                f"written, but {acknowledged} of {replicas} replicas acknowledged it"
+                f" within {timeout_ms} ms"
+            )
