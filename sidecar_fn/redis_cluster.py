@@ -12,12 +12,14 @@ makes safe.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import RedisCluster
+from redis.exceptions import ClusterDownError, RedisClusterException, SlotNotCoveredError
 from redis.retry import Retry
 
 
@@ -52,7 +54,10 @@ class ClusterRoute:
 
     def pool(self, slot_key: bytes) -> redis.ConnectionPool:
         """The connection pool of the primary that owns `slot_key`'s slot."""
-        node = self._client.get_node_from_key(slot_key)  # type: ignore[no-untyped-call]
+        try:
+            node = self._client.get_node_from_key(slot_key)  # type: ignore[no-untyped-call]
+        except SlotNotCoveredError as exc:
+            raise ClusterDownError(str(exc)) from exc
         pool: redis.ConnectionPool = self._client.get_redis_connection(node).connection_pool
         return pool
 
@@ -60,4 +65,6 @@ class ClusterRoute:
         """Pause (doubling from `backoff_s`), then re-read the slot table from the cluster."""
         base, cap = self._backoff
         self._sleep(min(cap, base * 2 ** (attempt - 1)))
-        self._client.nodes_manager.initialize()
+        # When no node answers yet, the next try fails fast and pauses longer.
+        with contextlib.suppress(redis.RedisError, RedisClusterException):
+            self._client.nodes_manager.initialize()

@@ -12,6 +12,7 @@ from redis.exceptions import (
     ClusterDownError,
     MovedError,
     NoScriptError,
+    ReadOnlyError,
     TryAgainError,
 )
 
@@ -22,8 +23,9 @@ from sidecar_fn.ports import MAIN_OUTCOMES, PROBE, PushResult, SinkEntry
 
 __all__ = ["PUSH_SCRIPT", "RedisStreamSink", "ScriptRoute", "StandaloneRoute", "seen_key_prefix"]
 
-REDIRECTS = (MovedError, AskError, TryAgainError, ClusterDownError)
-"""Cluster answers that say: ask again, possibly elsewhere, after learning the topology."""
+REDIRECTS = (MovedError, AskError, TryAgainError, ClusterDownError, ReadOnlyError)
+"""Answers that say: ask again, possibly elsewhere, after learning the topology (a
+READONLY comes from a primary demoted by a failover behind the same endpoint)."""
 
 _DLQ_PAIRS = ", ".join(
     f"'{name}', {value}"
@@ -227,8 +229,14 @@ class RedisStreamSink:
         route = self._route
         slot_key = self._fixed[0]
         for attempt in range(1, route.attempts + 2):
-            pool = route.pool(slot_key)
-            pooled = pool.get_connection()
+            try:
+                pool = route.pool(slot_key)
+                pooled = pool.get_connection()
+            except (redis.ConnectionError, redis.TimeoutError, *REDIRECTS) as exc:
+                if attempt >= route.attempts:
+                    raise
+                route.rerouted(exc, attempt)
+                continue
             connection = cast(_Connection, pooled)
             try:
                 connection.send_packed_command([command])
