@@ -38,6 +38,9 @@ class FieldSpec:
     name: str
     type: str
     enum: frozenset[Any] | None = None
+    salesforce: Any = field(default=None, compare=False)
+    """The Salesforce field(s) this field is read from, as the schema names them (see
+    `salesforce_fields`); None for the built-in mapping."""
 
     def accepts(self, value: Any) -> bool:
         """True when `value` is present, non-null, of the declared type and in the enum."""
@@ -98,7 +101,12 @@ def _field(name: str, spec: Any) -> FieldSpec:
         raise SchemaError(f"field {name!r}: enum is only for scalar types")
     if enum is not None and not all(FieldSpec(name, type_name).accepts(v) for v in enum):
         raise SchemaError(f"field {name!r}: every enum value must be a {type_name}")
-    return FieldSpec(name, type_name, frozenset(enum) if enum is not None else None)
+    return FieldSpec(
+        name,
+        type_name,
+        frozenset(enum) if enum is not None else None,
+        spec.get("salesforce"),
+    )
 
 
 def parse_schema(document: Any) -> Schema:
