@@ -71,14 +71,23 @@ def test_the_token_names_the_farm_as_the_instance(farm: TlsFarm, http: requests.
     assert sf.sf_instance == farm.url.removeprefix("https://")
     answer = http.post(
         f"{farm.url}/services/oauth2/token",
-        data={"grant_type": "client_credentials", "client_id": CLIENT_ID,
-              "client_secret": CLIENT_SECRET},
-    )  # fmt: skip
+        data={
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
+    )
     body = answer.json()
     assert answer.status_code == 200 and body["token_type"] == "Bearer"
     assert body["instance_url"] == farm.url
-    assert set(body) == {"access_token", "instance_url", "id", "token_type", "issued_at",
-                         "signature"}  # fmt: skip
+    assert set(body) == {
+        "access_token",
+        "instance_url",
+        "id",
+        "token_type",
+        "issued_at",
+        "signature",
+    }
 
 
 def test_wrong_credentials_fail_to_log_in(farm: TlsFarm, http: requests.Session) -> None:
@@ -138,8 +147,9 @@ def test_sessions_expire(farm: TlsFarm, http: requests.Session) -> None:
 
 
 def test_limit_info_is_tracked_and_the_limit_enforced(tmp_path: str) -> None:
-    config = FarmConfig(sf_client_id=CLIENT_ID, sf_client_secret=CLIENT_SECRET,
-                        sf_daily_api_limit=2)  # fmt: skip
+    config = FarmConfig(
+        sf_client_id=CLIENT_ID, sf_client_secret=CLIENT_SECRET, sf_daily_api_limit=2
+    )
     with serve_farm_tls(config, str(tmp_path)) as farm, requests.Session() as http:
         http.trust_env = False
         http.verify = farm.ca_file

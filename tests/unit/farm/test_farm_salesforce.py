@@ -52,8 +52,14 @@ def soql(client: Client, headers: dict[str, str], query: str) -> Any:
 def test_the_token_answer_has_salesforce_shape(client: Client) -> None:
     response = client.http.post("/services/oauth2/token", headers=FORM, body=GOOD_FORM)
     token = body(response)
-    assert set(token) == {"access_token", "instance_url", "id", "token_type", "issued_at",
-                          "signature"}  # fmt: skip
+    assert set(token) == {
+        "access_token",
+        "instance_url",
+        "id",
+        "token_type",
+        "issued_at",
+        "signature",
+    }
     assert token["instance_url"] == "http://farm.example:8443"
     assert token["token_type"] == "Bearer"
     assert token["issued_at"].isdigit()
@@ -77,10 +83,14 @@ def test_http_basic_credentials_are_accepted(client: Client) -> None:
 @pytest.mark.parametrize(
     ("form", "error"),
     [
-        ("grant_type=client_credentials&client_id=aos-farm-dev-client&client_secret=nope",
-         "invalid_client"),
-        ("grant_type=client_credentials&client_id=other&client_secret=aos-farm-dev-secret",
-         "invalid_client"),
+        (
+            "grant_type=client_credentials&client_id=aos-farm-dev-client&client_secret=nope",
+            "invalid_client",
+        ),
+        (
+            "grant_type=client_credentials&client_id=other&client_secret=aos-farm-dev-secret",
+            "invalid_client",
+        ),
         ("grant_type=password&client_id=a&client_secret=b", "unsupported_grant_type"),
         ("client_id=a&client_secret=b", "unsupported_grant_type"),
         ("grant_type=client_credentials", "invalid_client_id"),
@@ -89,7 +99,7 @@ def test_http_basic_credentials_are_accepted(client: Client) -> None:
         ("%%%", "invalid_request"),
         ("grant_type=client_credentials&x=" + "a" * 5000, "invalid_request"),
     ],
-)  # fmt: skip
+)
 def test_bad_token_requests_get_oauth_errors(client: Client, form: str, error: str) -> None:
     response = client.http.post("/services/oauth2/token", headers=FORM, body=form)
     assert response.status_code == 400
@@ -227,8 +237,11 @@ def test_every_data_answer_carries_the_usage_and_the_limit_refuses(
     lookup = "SELECT Id FROM Invoice__c WHERE Name = 'INV-1'"
     seen = [soql(client, headers, lookup) for _ in range(3)]
     assert [r.status_code for r in seen] == [200, 200, 403]
-    assert [r.headers["Sforce-Limit-Info"] for r in seen] == ["api-usage=1/2", "api-usage=2/2",
-                                                               "api-usage=2/2"]  # fmt: skip
+    assert [r.headers["Sforce-Limit-Info"] for r in seen] == [
+        "api-usage=1/2",
+        "api-usage=2/2",
+        "api-usage=2/2",
+    ]
     assert error_code(seen[2]) == "REQUEST_LIMIT_EXCEEDED"
 
 
