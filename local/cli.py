@@ -24,6 +24,7 @@ from local.progress import make_progress
 from local.redis_state import Checkpoints, RedisStateError, entries_added
 from local.samples import format_samples
 from local.services import (
+    SOT_KINDS,
     SetupError,
     build_sidecar,
     check_farm,
@@ -32,6 +33,7 @@ from local.services import (
     farm_url,
     redact_url,
     sidecar_environment,
+    source_of_truth_environment,
     stream_names,
 )
 from local.summary import RunSummary, RunTotals
@@ -104,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="farm",
         metavar="farm|sqs://QUEUE_URL",
         help="read the farm's stream (default) or consume an SQS queue",
+    )
+    where.add_argument(
+        "--sot",
+        choices=SOT_KINDS,
+        default=None,
+        help="source of truth the sidecar repairs from: the farm's own routes, or its"
+        " Salesforce REST API (default: $AOS_SOT_KIND, else farm); salesforce without"
+        " $SALESFORCE_LOGIN_URL logs in to the run's farm",
     )
     what = parser.add_argument_group("records")
     amount = what.add_mutually_exclusive_group()
@@ -275,6 +285,7 @@ def _run(args: argparse.Namespace, notice: Callable[[str], None]) -> int:
             stream=args.stream,
             dlq_stream=args.dlq_stream,
         )
+        env = source_of_truth_environment(env, sot=args.sot, farm_url=url)
         if args.source.startswith("sqs://"):
             return _run_sqs(args, env, connection.client)
         farm = stack.enter_context(
@@ -367,7 +378,12 @@ def _run_farm(
         farm_url=farm.base_url,
         interrupted=interrupted,
         error=error,
-        extra={"seed": args.seed, "chaos": args.chaos, "batch_size": settings.batch_size},
+        extra={
+            "seed": args.seed,
+            "chaos": args.chaos,
+            "batch_size": settings.batch_size,
+            "sot": env.get("AOS_SOT_KIND", "farm"),
+        },
     )
     print(summary.to_text())
     if not args.json and not args.quiet and error is None and totals.read:

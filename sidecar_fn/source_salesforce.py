@@ -38,8 +38,10 @@ USAGE_WARN_EVERY_S = 60.0
 _DATA_PREFIX = "/services/data/"
 
 
-class WarningLog(Protocol):
-    """Where the usage warning goes (a Powertools or standard logger)."""
+class AdapterLog(Protocol):
+    """Where session and usage notices go (a Powertools or standard logger)."""
+
+    def info(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
 
     def warning(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
 
@@ -88,7 +90,7 @@ class SalesforceSourceOfTruth:
         max_ids: int = MAX_IDS_PER_QUERY,
         keepalive: bool = True,
         metrics: MetricsSink | None = None,
-        logger: WarningLog | None = None,
+        logger: AdapterLog | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not 1 <= max_ids <= MAX_IDS_PER_QUERY:
@@ -217,7 +219,8 @@ class SalesforceSourceOfTruth:
                 lambda t: self._attempt(url, t, deadline), deadline, "Salesforce"
             )
         except SessionInvalid as expired:
-            self.sessions.replace(expired.session, deadline)
+            if self.sessions.replace(expired.session, deadline) is not expired.session:
+                self._note_new_session()
         try:
             return self.calls.retry(
                 lambda t: self._attempt(url, t, deadline), deadline, "Salesforce"
@@ -286,6 +289,13 @@ class SalesforceSourceOfTruth:
             return _session(response.status_code, response.content)
 
         return self.calls.retry(attempt, deadline, "Salesforce login")
+
+    def _note_new_session(self) -> None:
+        if self._logger is not None:
+            self._logger.info(
+                "Salesforce session expired; logged in again",
+                extra={"salesforce_logins": self.sessions.logins},
+            )
 
     def _report_usage(self) -> None:
         usage = self.usage
