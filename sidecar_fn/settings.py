@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,17 +32,31 @@ def _positive_int(raw: str) -> int:
     return value
 
 
-def _positive_float(raw: str) -> float:
+def _finite(raw: str) -> float:
     value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = _finite(raw)
     if not value > 0:
         raise ValueError("must be a positive number")
     return value
 
 
 def _non_negative_float(raw: str) -> float:
-    value = float(raw)
+    value = _finite(raw)
     if not value >= 0:
         raise ValueError("must be zero or a positive number")
+    return value
+
+
+def _share(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("must be a number from 0 to 1")
     return value
 
 
@@ -96,7 +111,7 @@ def _sf_name(raw: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the sidecar reads from its environment (SPEC section 2, plus tuning knobs).
+    """Everything the sidecar reads from its environment (docs/contract.md section 6).
 
     The API token is kept out of `repr` so that a logged settings object never carries it.
     """
@@ -125,6 +140,7 @@ class Settings:
     breaker_reset_s: float = 10.0
     metrics_namespace: str = "AOS/Ingest"
     service_name: str = "aos-sidecar"
+    verify_share: float = 0.05
     sot_kind: str = "farm"
     salesforce_login_url: str | None = None
     salesforce_client_id: str | None = None
@@ -207,4 +223,5 @@ class Settings:
                 environ, "POWERTOOLS_METRICS_NAMESPACE", d.metrics_namespace, _text
             ),
             service_name=_read(environ, "POWERTOOLS_SERVICE_NAME", d.service_name, _text),
+            verify_share=_read(environ, "AOS_VERIFY_SHARE", d.verify_share, _share),
         )
