@@ -212,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--source-id", help="source name (default mulesoft-invoices)")
     keys.add_argument("--stream", help="main stream key (default aos:invoices)")
     keys.add_argument("--dlq-stream", help="dead-letter stream key (default aos:invoices:dlq)")
+    what.add_argument(
+        "--schema",
+        metavar="FILE",
+        help="schema file the sidecar checks records against (default: $AOS_SCHEMA, else"
+        " the built-in invoice fields)",
+    )
     out = parser.add_argument_group("output")
     out.add_argument(
         "--json", action="store_true", help="print the summary as one JSON object on the last line"
@@ -332,6 +338,7 @@ def _run(args: argparse.Namespace, notice: Callable[[str], None]) -> int:
             source_id=args.source_id,
             stream=args.stream,
             dlq_stream=args.dlq_stream,
+            schema=args.schema,
         )
         env = source_of_truth_environment(env, sot=args.sot, farm_url=url)
         if args.source.startswith("sqs://"):

@@ -106,6 +106,7 @@ def sidecar_environment(
     source_id: str | None,
     stream: str | None,
     dlq_stream: str | None,
+    schema: str | None = None,
 ) -> dict[str, str]:
     """The sidecar's environment: `base` with the runner's flags written over it."""
     env = dict(base)
@@ -115,6 +116,7 @@ def sidecar_environment(
         "AOS_SOURCE_ID": source_id,
         "AOS_STREAM": stream,
         "AOS_DLQ_STREAM": dlq_stream,
+        "AOS_SCHEMA": schema,
     }
     env.update({name: value for name, value in overrides.items() if value is not None})
     return env

@@ -36,10 +36,16 @@ def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]
 def test_function_is_python312_built_by_make_from_the_repo_root(template: dict[str, Any]) -> None:
     function = template["Resources"]["SidecarFunction"]
     assert function["Type"] == "AWS::Serverless::Function"
-    assert function["Metadata"] == {"BuildMethod": "makefile"}
+    # SAM copies only the CodeUri (sidecar_fn/, not the whole tree with its .venv) to a
+    # scratch directory, then runs the root Makefile's target from the repo root.
+    assert function["Metadata"] == {
+        "BuildMethod": "makefile",
+        "ContextPath": ".",
+        "WorkingDirectory": ".",
+    }
     props = function["Properties"]
     assert props["Runtime"] == "python3.12"
-    assert props["CodeUri"] == "."
+    assert props["CodeUri"] == "sidecar_fn"
     assert props["Handler"] == "sidecar_fn.handler.handler"
     assert props["Timeout"] == {"Ref": "FunctionTimeout"}
     assert props["MemorySize"] == {"Ref": "FunctionMemorySize"}
