@@ -7,10 +7,23 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sidecar_fn.errors import SettingsError
+from sidecar_fn.redaction import redact_url
+from sidecar_fn.secrets import DEFAULT_MAX_AGE_S, visible_token
 
 _T = TypeVar("_T")
 
 SEVEN_DAYS_S = 7 * 24 * 3600
+URL_SETTINGS = frozenset({"REDIS_URL", "FARM_URL"})
+SECRET_SETTINGS = frozenset({"FARM_API_TOKEN"})
+
+
+def _shown(name: str, raw: str) -> str:
+    """How a bad value appears in its error: URLs redacted, secrets not at all."""
+    if name in SECRET_SETTINGS:
+        return name
+    if name in URL_SETTINGS:
+        return f"{name}={redact_url(raw)!r}"
+    return f"{name}={raw!r}"
 
 
 def _read(environ: Mapping[str, str], name: str, default: _T, convert: Callable[[str], _T]) -> _T:
@@ -20,7 +33,7 @@ def _read(environ: Mapping[str, str], name: str, default: _T, convert: Callable[
     try:
         return convert(raw)
     except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} is invalid: {exc}") from None
+        raise SettingsError(f"{_shown(name, raw)} is invalid: {exc}") from None
 
 
 def _positive_int(raw: str) -> int:
@@ -69,6 +82,13 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _token(raw: str) -> str:
+    try:
+        return visible_token(raw, "FARM_API_TOKEN")
+    except SettingsError as exc:
+        raise ValueError(str(exc).removeprefix("FARM_API_TOKEN holds ")) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the sidecar reads from its environment (SPEC section 2, plus tuning knobs).
@@ -80,6 +100,7 @@ class Settings:
     farm_url: str = "http://127.0.0.1:8000"
     farm_api_token: str | None = field(default=None, repr=False)
     farm_api_token_secret_arn: str | None = None
+    token_max_age_s: int = DEFAULT_MAX_AGE_S
     stream: str = "aos:invoices"
     dlq_stream: str = "aos:invoices:dlq"
     source_id: str = "mulesoft-invoices"
@@ -111,8 +132,11 @@ class Settings:
         return cls(
             redis_url=_read(environ, "REDIS_URL", d.redis_url, _redis_url),
             farm_url=_read(environ, "FARM_URL", d.farm_url, _http_url),
-            farm_api_token=_read(environ, "FARM_API_TOKEN", None, _text),
+            farm_api_token=_read(environ, "FARM_API_TOKEN", None, _token),
             farm_api_token_secret_arn=_read(environ, "FARM_API_TOKEN_SECRET_ARN", None, _text),
+            token_max_age_s=_read(
+                environ, "AOS_TOKEN_MAX_AGE_SECONDS", d.token_max_age_s, _positive_int
+            ),
             stream=_read(environ, "AOS_STREAM", d.stream, _text),
             dlq_stream=_read(environ, "AOS_DLQ_STREAM", d.dlq_stream, _text),
             source_id=_read(environ, "AOS_SOURCE_ID", d.source_id, _text),

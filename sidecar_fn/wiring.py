@@ -11,7 +11,7 @@ from sidecar_fn.breaker import CircuitBreaker
 from sidecar_fn.ports import MetricsSink, SourceOfTruth
 from sidecar_fn.redis_sink import RedisStreamSink
 from sidecar_fn.schema import load_schema
-from sidecar_fn.secrets import read_token
+from sidecar_fn.secrets import SecretToken, StaticToken, TokenSource
 from sidecar_fn.settings import Settings
 from sidecar_fn.sidecar import IngestSidecar
 from sidecar_fn.source_http import HttpSourceOfTruth
@@ -33,20 +33,31 @@ def build_redis_client(settings: Settings) -> redis.Redis:
     )
 
 
-def farm_token(settings: Settings) -> str | None:
-    """The source-of-truth token: FARM_API_TOKEN, else the FARM_API_TOKEN_SECRET_ARN secret."""
+def farm_tokens(settings: Settings) -> TokenSource | None:
+    """Where the source-of-truth token comes from: FARM_API_TOKEN, else the
+    FARM_API_TOKEN_SECRET_ARN secret (re-read after AOS_TOKEN_MAX_AGE_SECONDS and on 401)."""
     if settings.farm_api_token:
-        return settings.farm_api_token
+        return StaticToken(settings.farm_api_token)
     if settings.farm_api_token_secret_arn:
-        return read_token(settings.farm_api_token_secret_arn)
+        return SecretToken(settings.farm_api_token_secret_arn, max_age_s=settings.token_max_age_s)
     return None
 
 
+def farm_token(settings: Settings) -> str | None:
+    """The source-of-truth token to send now, if any."""
+    tokens = farm_tokens(settings)
+    return tokens.current() if tokens is not None else None
+
+
 def build_source(settings: Settings) -> HttpSourceOfTruth:
-    """The HTTP source of truth described by `settings`."""
+    """The HTTP source of truth described by `settings`; its token is read (and validated)
+    now, so that a missing or invalid secret fails the cold start, not each batch."""
+    tokens = farm_tokens(settings)
+    if tokens is not None:
+        tokens.current()
     return HttpSourceOfTruth(
         settings.farm_url,
-        token=farm_token(settings),
+        token_source=tokens,
         timeout_s=settings.sot_timeout_s,
         max_attempts=settings.sot_max_attempts,
         backoff_s=settings.sot_backoff_s,
