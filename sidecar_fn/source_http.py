@@ -95,6 +95,7 @@ class HttpSourceOfTruth:
         self._default_budget_s = default_budget_s
         self._max_call_bytes = max_call_bytes
         self._breaker = breaker if breaker is not None else CircuitBreaker()
+        self._last_failure = ""
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
@@ -155,7 +156,10 @@ class HttpSourceOfTruth:
         self, chunk: list[str], deadline: float, allowance: ByteAllowance
     ) -> dict[str, SourceRecord | None] | SourceUnavailable:
         if not self._breaker.allow():
-            return SourceUnavailable("source of truth circuit is open after repeated failures")
+            return SourceUnavailable(
+                "source of truth circuit is open after repeated failures"
+                + (f" (last: {self._last_failure})" if self._last_failure else "")
+            )
         url = self._batch_url + ",".join(chunk)
         try:
             records = retry_within(
@@ -169,6 +173,7 @@ class HttpSourceOfTruth:
                 jitter=self._jitter,
             )
         except SourceUnavailable as exc:
+            self._last_failure = str(exc)
             self._breaker.record_failure()
             return exc
         self._breaker.record_success()

@@ -98,4 +98,5 @@ def build_sidecar(
         else EmfMetrics(namespace=settings.metrics_namespace, service=settings.service_name),
         default_budget_s=settings.sot_budget_s,
         deadline_reserve_s=settings.deadline_reserve_s,
+        verify_share=settings.verify_share,
     )
