@@ -8,6 +8,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
 from sidecar_fn.breaker import CircuitBreaker
+from sidecar_fn.eviction import check_eviction_policy
 from sidecar_fn.ports import MetricsSink, SourceOfTruth
 from sidecar_fn.redis_sink import RedisStreamSink
 from sidecar_fn.schema import load_schema
@@ -77,8 +78,11 @@ def build_sidecar(
     metrics: MetricsSink | None = None,
     logger: Logger | None = None,
 ) -> IngestSidecar:
-    """Build the sidecar; real clients are made for whatever is not given."""
+    """Build the sidecar; real clients are made for whatever is not given. Redis's eviction
+    policy is checked here, once per cold start (see eviction)."""
     client = redis_client if redis_client is not None else build_redis_client(settings)
+    log = logger if logger is not None else build_logger(settings.service_name)
+    check_eviction_policy(client, log)
     sink = RedisStreamSink(
         client,
         stream=settings.stream,
@@ -92,7 +96,7 @@ def build_sidecar(
         schema=load_schema(settings.schema_path),
         source=source if source is not None else build_source(settings),
         sink=sink,
-        logger=logger if logger is not None else build_logger(settings.service_name),
+        logger=log,
         metrics=metrics
         if metrics is not None
         else EmfMetrics(namespace=settings.metrics_namespace, service=settings.service_name),
