@@ -33,7 +33,8 @@ def eviction_risk(policy: str) -> str | None:
 def check_eviction_policy(client: _Info, logger: Logger) -> str | None:
     """Read `maxmemory_policy` (INFO memory, which ElastiCache allows; CONFIG it does not)
     and log a warning when it can evict the markers. Returns the policy, None when Redis
-    could not be asked (logged at debug level, never raised: the batch write will meet the same Redis)."""
+    could not be asked (logged at debug level, never raised: the batch write will meet the
+    same Redis)."""
     try:
         policy = client.info("memory").get("maxmemory_policy")
     except redis.RedisError as exc:
