@@ -11,6 +11,7 @@ import orjson
 from sidecar_fn.errors import SettingsError
 
 TOKEN_KEYS = ("token", "FARM_API_TOKEN", "farm_api_token")
+REDIS_PASSWORD_KEYS = ("password", "auth_token", "token")
 DEFAULT_MAX_AGE_S = 300
 
 
@@ -31,18 +32,22 @@ def visible_token(raw: str, where: str) -> str:
     return token
 
 
-def _token_from(secret_string: str) -> str:
+def _token_from(
+    secret_string: str,
+    keys: tuple[str, ...] = TOKEN_KEYS,
+    where: str = "FARM_API_TOKEN_SECRET_ARN secret",
+) -> str:
     try:
         document = orjson.loads(secret_string)
     except orjson.JSONDecodeError:
         document = None
     if isinstance(document, dict):
-        for key in TOKEN_KEYS:
+        for key in keys:
             value = document.get(key)
             if isinstance(value, str) and value:
-                return visible_token(value, "FARM_API_TOKEN_SECRET_ARN secret")
-        raise SettingsError(f"secret JSON holds none of the keys {list(TOKEN_KEYS)}")
-    return visible_token(secret_string, "FARM_API_TOKEN_SECRET_ARN secret")
+                return visible_token(value, where)
+        raise SettingsError(f"{where} JSON holds none of the keys {list(keys)}")
+    return visible_token(secret_string, where)
 
 
 class TokenSource(Protocol):
@@ -114,6 +119,20 @@ class SecretToken:
             if token != rejected:
                 return token
             return self._read(force=True)
+
+
+def read_redis_password(secret_arn: str) -> str:
+    """The Redis AUTH token or password in `secret_arn` (REDIS_AUTH_SECRET_ARN): a plain
+    string, or JSON with a `password`, `auth_token` or `token` key; read once per cold start."""
+    where = "REDIS_AUTH_SECRET_ARN secret"
+    try:
+        value = _get_secret(secret_arn, DEFAULT_MAX_AGE_S, False)
+    except Exception as exc:
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        raise SettingsError(f"cannot read {where}: {type(cause).__name__}") from exc
+    if not isinstance(value, str):
+        raise SettingsError(f"{where} has no SecretString")
+    return _token_from(value, REDIS_PASSWORD_KEYS, where)
 
 
 def read_token(secret_arn: str, *, max_age_s: int = DEFAULT_MAX_AGE_S) -> str:

@@ -96,6 +96,13 @@ def _redis_url(raw: str) -> str:
     return raw
 
 
+def _check_tls(name: str, url: str, scheme: str) -> None:
+    if not url.startswith(scheme):
+        raise SettingsError(
+            f"{name}={redact_url(url)!r} is refused: AOS_REQUIRE_TLS=true needs {scheme}"
+        )
+
+
 def _http_url(raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
         raise ValueError("must start with http:// or https://")
@@ -151,6 +158,8 @@ class Settings:
     dedupe_key: tuple[str, ...] = ()
     redis_cluster: bool = False
     redis_wait_replicas: int = 0
+    redis_auth_secret_arn: str | None = None
+    require_tls: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -171,9 +180,17 @@ class Settings:
                 raise SettingsError(f"AOS_REDIS_CLUSTER=true: {exc}") from None
         if chunk > 200:
             raise SettingsError(f"AOS_SOT_CHUNK_SIZE={chunk} is invalid: at most 200 ids")
+        redis_url = _read(environ, "REDIS_URL", d.redis_url, _redis_url)
+        farm_url = _read(environ, "FARM_URL", d.farm_url, _http_url)
+        require_tls = _read(environ, "AOS_REQUIRE_TLS", d.require_tls, _flag)
+        if require_tls:
+            _check_tls("REDIS_URL", redis_url, "rediss://")
+            _check_tls("FARM_URL", farm_url, "https://")
         return cls(
-            redis_url=_read(environ, "REDIS_URL", d.redis_url, _redis_url),
-            farm_url=_read(environ, "FARM_URL", d.farm_url, _http_url),
+            redis_url=redis_url,
+            farm_url=farm_url,
+            require_tls=require_tls,
+            redis_auth_secret_arn=_read(environ, "REDIS_AUTH_SECRET_ARN", None, _text),
             farm_api_token=_read(environ, "FARM_API_TOKEN", None, _token),
             farm_api_token_secret_arn=_read(environ, "FARM_API_TOKEN_SECRET_ARN", None, _text),
             token_max_age_s=_read(

@@ -17,7 +17,7 @@ from sidecar_fn.ports import MetricsSink, SourceOfTruth
 from sidecar_fn.redis_cluster import ClusterRoute, build_cluster_client
 from sidecar_fn.redis_sink import RedisStreamSink
 from sidecar_fn.schema import load_schema
-from sidecar_fn.secrets import SecretToken, StaticToken, TokenSource
+from sidecar_fn.secrets import SecretToken, StaticToken, TokenSource, read_redis_password
 from sidecar_fn.settings import Settings
 from sidecar_fn.sidecar import IngestSidecar
 from sidecar_fn.source_cache import CachedSourceOfTruth, CacheMetrics
@@ -31,11 +31,19 @@ def build_redis_client(settings: Settings) -> redis.Redis | RedisCluster:
 
     No periodic health-check PING: the batch write is the only round trip, and the sink
     reconnects and retries once when a pooled connection turns out to be dead.
-    With AOS_REDIS_CLUSTER=true, a cluster client discovering the topology from REDIS_URL."""
+    With AOS_REDIS_CLUSTER=true, a cluster client discovering the topology from REDIS_URL.
+    With REDIS_AUTH_SECRET_ARN, the password comes from that secret (read now, once), so
+    that it is not in the function's environment."""
+    password = (
+        read_redis_password(settings.redis_auth_secret_arn)
+        if settings.redis_auth_secret_arn
+        else None
+    )
     if settings.redis_cluster:
-        return build_cluster_client(settings.redis_url, settings.redis_timeout_s)
+        return build_cluster_client(settings.redis_url, settings.redis_timeout_s, password)
     return redis.Redis.from_url(
         settings.redis_url,
+        password=password,
         socket_timeout=settings.redis_timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
         socket_keepalive=True,

@@ -119,3 +119,32 @@ def test_a_401_rereads_the_token_once_and_retries_with_it() -> None:
     with pytest.raises(SourceUnavailable, match="401 with the token read again"):
         source.fetch_many(["INV-1"])
     assert seen[2:] == ["Bearer new", "Bearer new"] and tokens.rereads == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [("REDIS_URL", "redis://:hunter2@cache:6379/0"), ("FARM_URL", "http://farm.example")],
+)
+def test_tls_required_refuses_plaintext_urls_redacted(name: str, url: str) -> None:
+    with pytest.raises(SettingsError, match="AOS_REQUIRE_TLS") as caught:
+        Settings.from_env(
+            {
+                "AOS_REQUIRE_TLS": "true",
+                "REDIS_URL": "rediss://cache:6379/0",
+                "FARM_URL": "https://farm.example",
+                name: url,
+            }
+        )
+    assert "hunter2" not in str(caught.value) and name in str(caught.value)
+
+
+def test_tls_required_accepts_rediss_and_https() -> None:
+    settings = Settings.from_env(
+        {
+            "AOS_REQUIRE_TLS": "true",
+            "REDIS_URL": "rediss://cache:6379/0",
+            "FARM_URL": "https://farm.example",
+        }
+    )
+    assert settings.require_tls and settings.redis_url.startswith("rediss://")
+    assert Settings.from_env({"REDIS_URL": "redis://localhost:6379/0"}).require_tls is False
