@@ -25,6 +25,7 @@ from bench.events import RecordPool, StreamSpec
 from bench.measure import run_runner
 from bench.processes import WorkerJob, run_processes
 from bench.report import Row, render_table, to_json
+from bench.salesforce import QueryTimer, annotate, salesforce_builder
 from bench.scenarios import (
     Builder,
     CountPass,
@@ -40,11 +41,17 @@ from bench.services import BenchKeys, env_with, private_redis
 
 
 def _interleave(
-    scenarios: Sequence[Scenario], repeats: int, log: Callable[[str], None], admin: redis.Redis
+    scenarios: Sequence[Scenario],
+    repeats: int,
+    log: Callable[[str], None],
+    admin: redis.Redis,
+    after_warm_up: Callable[[], object] | None = None,
 ) -> None:
     for scenario in scenarios:
         scenario.admin = admin
         scenario.warm_up()
+    if after_warm_up is not None:
+        after_warm_up()
     for repeat in range(repeats):
         for scenario in scenarios:
             scenario.run_repeat()
@@ -130,12 +137,21 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
             config,
             note=f"{bs}-record SQS batches, drift_rate={config.drift_rate}, {farm_label}",
         )
-        scenarios = [ref_mixed, ref_clean, batch_clean, batch_mixed]
+        timers: list[QueryTimer] = []
+        batch_salesforce = make_scenario(
+            "handle_batch mixed, Salesforce adapter",
+            salesforce_builder(redis_url, timers),
+            main_farm,
+            mixed,
+            config,
+        )
+        scenarios = [ref_mixed, ref_clean, batch_clean, batch_mixed, batch_salesforce]
         scenarios.append(handler_scenario(redis_url, main_farm, mixed, config, admin))
-        _interleave(scenarios, config.repeats, log, admin)
+        _interleave(scenarios, config.repeats, log, admin, after_warm_up=timers[0].reset)
         by_name: dict[str, Row] = {}
         for scenario in scenarios:
             by_name[scenario.name] = scenario.row(admin)
+        annotate(by_name[batch_salesforce.name], timers[0], batch_salesforce.timed_batches)
         for kind in ("mixed", "clean"):
             base = by_name[f"per-record {kind}"]
             _count_row(base, passes.get(f"per-record {kind}"))
