@@ -151,7 +151,11 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
         by_name: dict[str, Row] = {}
         for scenario in scenarios:
             by_name[scenario.name] = scenario.row(admin)
-        annotate(by_name[batch_salesforce.name], timers[0], batch_salesforce.timed_batches)
+        salesforce_row = by_name[batch_salesforce.name]
+        annotate(salesforce_row, timers[0], batch_salesforce.timed_batches)
+        baseline = by_name["per-record mixed"].rate_median
+        if baseline and salesforce_row.rate_median is not None:
+            salesforce_row.ratio = salesforce_row.rate_median / baseline
         for kind in ("mixed", "clean"):
             base = by_name[f"per-record {kind}"]
             _count_row(base, passes.get(f"per-record {kind}"))
