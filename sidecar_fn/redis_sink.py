@@ -120,12 +120,16 @@ class RedisStreamSink:
     """StreamSink on Redis: for each new entry `XADD` first, then `SET` its seen key.
 
     The whole batch is one EVALSHA (a single round trip, atomic on the server), so two
-    concurrent deliveries of the same item produce exactly one stream entry. Every key the
-    script touches is declared in KEYS (see sidecar_fn.keys), so in cluster mode the call
-    goes to the one node owning their slot (`route`, see sidecar_fn.redis_cluster). The
-    command is serialised here with one `bytes.join` and sent on a pooled connection:
-    packing a few thousand arguments through the client's generic packer costs more than
-    Redis takes to run the script.
+    concurrent deliveries of the same item produce exactly one stream entry. Redis does
+    not roll a script back when a command in it fails (out of memory, a wrong-typed key):
+    the entries before the failure stay written with their markers, the failing one has
+    neither, and the batch is reported unwritten. Its redelivery finds the earlier items
+    already recorded and writes the rest, so a marker never stands without its entry.
+    Every key the script touches is declared in KEYS (see sidecar_fn.keys), so in cluster
+    mode the call goes to the one node owning their slot (`route`, see
+    sidecar_fn.redis_cluster). The command is serialised here with one `bytes.join` and
+    sent on a pooled connection: packing a few thousand arguments through the client's
+    generic packer costs more than Redis takes to run the script.
 
     `wait_replicas` > 0 sends `WAIT` after the write: a batch that fewer replicas
     acknowledged in time is reported unwritten, so that a failover right after it cannot

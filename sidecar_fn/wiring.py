@@ -106,4 +106,5 @@ def build_sidecar(
         default_budget_s=settings.sot_budget_s,
         deadline_reserve_s=settings.deadline_reserve_s,
         dedupe_fields=settings.dedupe_key,
+        verify_share=settings.verify_share,
     )
