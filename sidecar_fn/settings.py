@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -30,15 +31,22 @@ def _positive_int(raw: str) -> int:
     return value
 
 
-def _positive_float(raw: str) -> float:
+def _finite(raw: str) -> float:
     value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = _finite(raw)
     if not value > 0:
         raise ValueError("must be a positive number")
     return value
 
 
 def _non_negative_float(raw: str) -> float:
-    value = float(raw)
+    value = _finite(raw)
     if not value >= 0:
         raise ValueError("must be zero or a positive number")
     return value
@@ -78,7 +86,7 @@ def _text(raw: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the sidecar reads from its environment (SPEC section 2, plus tuning knobs).
+    """Everything the sidecar reads from its environment (docs/contract.md section 6).
 
     The API token is kept out of `repr` so that a logged settings object never carries it.
     """

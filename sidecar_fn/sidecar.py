@@ -20,12 +20,14 @@ from sidecar_fn.envelope import build_meta, dump_envelope, format_received_at
 from sidecar_fn.errors import SidecarError, SinkUnavailable, SourceUnavailable, Unrepairable
 from sidecar_fn.healing import DriftTally, Healer, Triage
 from sidecar_fn.local_repair import SOURCE_OF_TRUTH
+from sidecar_fn.malformed import malformed_error
 from sidecar_fn.ports import (
     CLEAN,
     MAIN_OUTCOMES,
     PROBE,
     REPAIRED,
     MetricsSink,
+    PushResult,
     SinkEntry,
     SourceOfTruth,
     StreamSink,
@@ -43,6 +45,7 @@ LOCAL_REPAIR_SOURCE = "local"
 
 
 _UNSET = SinkEntry("", PROBE, b"", "")
+NO_TIME_LEFT = "no time left before the invocation deadline to ask the source of truth"
 
 
 def _utcnow() -> datetime:
@@ -75,15 +78,6 @@ class BatchReport:
     def metrics(self) -> dict[str, int]:
         """The per-batch metric set: counts plus drifted and duplicates."""
         return {**self.counts, "drifted": self.drifted, "duplicates": self.duplicates}
-
-
-def _malformed_error(exc: Exception | None, value: Any) -> str:
-    if exc is not None:
-        return f"not valid JSON: {exc}"
-    kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )
-    return f"not a JSON object: the record is {kind}"
 
 
 class IngestSidecar:
@@ -197,7 +191,8 @@ class IngestSidecar:
             return
         entries = [SinkEntry(item_id, reason, raw, error) for item_id, raw in items]
         received_at = format_received_at(self._clock())
-        self.sink.push(entries, source_id=self.source_id, received_at=received_at)
+        results = self.sink.push(entries, source_id=self.source_id, received_at=received_at)
+        self._log_dead_letters(entries, results)
         self.logger.warning(
             "Items dead-lettered.",
             extra={"reason": reason, "error": error, "item_ids": [i for i, _ in items]},
@@ -234,12 +229,14 @@ class IngestSidecar:
                 record = loads(item.raw)
             except decode_error as exc:
                 entries.append(
-                    SinkEntry(item.item_id, MALFORMED, item.raw, _malformed_error(exc, None))
+                    SinkEntry(item.item_id, MALFORMED, item.raw, malformed_error(item.raw, exc))
                 )
                 continue
             if type(record) is not dict:
                 entries.append(
-                    SinkEntry(item.item_id, MALFORMED, item.raw, _malformed_error(None, record))
+                    SinkEntry(
+                        item.item_id, MALFORMED, item.raw, malformed_error(item.raw, None, record)
+                    )
                 )
                 continue
             drifted = drifted_fields(record, schema)
@@ -360,7 +357,7 @@ class IngestSidecar:
     def _fetch(self, ids: list[str], budget_s: float) -> tuple[Mapping[str, Any], str]:
         """Ask the source of truth (in a worker, while clean envelopes are built)."""
         if budget_s <= 0:
-            return {}, "no time left before the invocation deadline to ask the source of truth"
+            return {}, NO_TIME_LEFT
         try:
             return self.source.fetch_many(ids, budget_s=budget_s), ""
         except SourceUnavailable as exc:
@@ -437,7 +434,14 @@ class IngestSidecar:
                 )
         self.record_log.write(INFO, "repair", repaired_lines)
         self.record_log.write(WARNING, "repair", warnings)
-        if deferred:
+        if deferred and fetch_error == NO_TIME_LEFT:
+            self.logger.warning(
+                "NO TIME LEFT to ask the source of truth: the invocation's remaining time is"
+                " within the deadline reserve (AOS_DEADLINE_RESERVE_SECONDS), so every drifted"
+                " record of this batch is handed back unrepaired; raise the function timeout.",
+                extra={"records": deferred, "deadline_reserve_s": self._deadline_reserve_s},
+            )
+        elif deferred:
             self.logger.warning(
                 "Source of truth did not answer; drifted records not yet recorded are handed "
                 "back for redelivery.",
@@ -507,6 +511,7 @@ class IngestSidecar:
                 report.errors[item.item_id] = str(exc)
                 self._fail(item.item_id, report)
             return
+        self._log_dead_letters(entries, results)
         for item, entry, result in zip(items, entries, results, strict=True):
             if result.written:
                 outcome = entry.outcome
@@ -518,6 +523,22 @@ class IngestSidecar:
                 report.duplicates += 1
             report.outcomes[item.item_id] = outcome
             counts[outcome] = counts.get(outcome, 0) + 1
+
+    def _log_dead_letters(
+        self, entries: Sequence[SinkEntry], results: Sequence[PushResult]
+    ) -> None:
+        """One INFO line per entry this write put in the dead-letter stream, in one write."""
+        if not self.record_log.enabled(INFO):
+            return
+        lines: list[LogLine] = [
+            (
+                "Record Dead-Lettered.",
+                {"item_id": entry.item_id, "reason": entry.outcome, "error": entry.error},
+            )
+            for entry, result in zip(entries, results, strict=True)
+            if result.written and entry.outcome not in MAIN_OUTCOMES
+        ]
+        self.record_log.write(INFO, "dead_letter", lines)
 
     @staticmethod
     def _fail(item_id: str, report: BatchReport) -> None:

@@ -13,10 +13,11 @@ from local.farm_stream import Page
 
 @dataclass
 class FakeReport:
-    """The BatchReport shape: counts, failures, duplicates."""
+    """The BatchReport shape: counts, failures, their errors, duplicates."""
 
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
     duplicates: int = 0
 
     def lambda_response(self) -> dict[str, Any]:
@@ -74,6 +75,7 @@ class FakeSidecar:
             if outcome == "failed":
                 report.counts["failed"] += 1
                 report.failures.append(item_id)
+                report.errors[item_id] = f"HTTP 503 on delivery {self.deliveries[item_id]}"
                 continue
             self.seen[item_id] = outcome
             if outcome in ("clean", "repaired"):
