@@ -42,7 +42,7 @@ from local.services import (
     stream_names,
 )
 from local.sqs_endpoint import sqs_target
-from local.summary import RunSummary, RunTotals
+from local.summary import RunSummary, RunTotals, lookup_cache_counts
 
 PROG = "run_sidecar.py"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -160,6 +160,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="shape of the events (default sqs)",
     )
     lam.add_argument(
+        "--fifo",
+        action="store_true",
+        help="deliver as an SQS FIFO queue does: each record carries a MessageGroupId",
+    )
+    lam.add_argument(
+        "--fifo-group-field",
+        default="invoice_id",
+        metavar="FIELD",
+        help="record field whose value is the message group with --fifo (default invoice_id)",
+    )
+    lam.add_argument(
         "--batch-size",
         type=_bounded_int(1, 10_000),
         metavar="B",
@@ -249,7 +260,10 @@ def _say(out: TextIO) -> Callable[[str], None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.fifo and (args.event_source != "sqs" or args.source != "farm"):
+        parser.error("--fifo emulates an SQS FIFO queue: it needs --event-source sqs and the farm")
     notice = _say(sys.stderr)
     try:
         return _run(args, notice)
@@ -362,7 +376,12 @@ def _run_farm(
     stop = threading.Event()
     emulator = Emulator(
         sidecar,
-        EventFactory(args.event_source, seed=args.seed, chaos=args.chaos),
+        EventFactory(
+            args.event_source,
+            seed=args.seed,
+            chaos=args.chaos,
+            fifo_group_field=args.fifo_group_field if args.fifo else None,
+        ),
         checkpoints,
         settings=settings,
         stop=stop,
@@ -406,7 +425,12 @@ def _run_farm(
         farm_url=farm.base_url,
         interrupted=interrupted,
         error=error,
-        extra={"seed": args.seed, "chaos": args.chaos, "batch_size": settings.batch_size},
+        extra={
+            "seed": args.seed,
+            "chaos": args.chaos,
+            "batch_size": settings.batch_size,
+            **lookup_cache_counts(sidecar),
+        },
         checkpoint=checkpoints.stored,
         checkpoint_key=checkpoints.key,
     )

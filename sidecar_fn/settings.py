@@ -7,7 +7,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from sidecar_fn.dedupe import parse_dedupe_fields
 from sidecar_fn.errors import SettingsError
+from sidecar_fn.keys import key_names, tagged_stream_names
 
 _T = TypeVar("_T")
 
@@ -28,6 +30,13 @@ def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a positive integer")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be zero or a positive integer")
     return value
 
 
@@ -116,12 +125,29 @@ class Settings:
     metrics_namespace: str = "AOS/Ingest"
     service_name: str = "aos-sidecar"
     verify_share: float = 0.05
+    sot_cache_ttl_s: float = 0.0
+    sot_cache_max_entries: int = 10_000
+    dedupe_key: tuple[str, ...] = ()
+    redis_cluster: bool = False
+    redis_wait_replicas: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from environment variables; raise SettingsError on a bad value."""
         d = cls()
         chunk = _read(environ, "AOS_SOT_CHUNK_SIZE", d.sot_chunk_size, _positive_int)
+        cluster = _read(environ, "AOS_REDIS_CLUSTER", d.redis_cluster, _flag)
+        source_id = _read(environ, "AOS_SOURCE_ID", d.source_id, _text)
+        stream_default, dlq_default = (
+            tagged_stream_names(source_id) if cluster else (d.stream, d.dlq_stream)
+        )
+        stream = _read(environ, "AOS_STREAM", stream_default, _text)
+        dlq_stream = _read(environ, "AOS_DLQ_STREAM", dlq_default, _text)
+        if cluster:
+            try:
+                key_names(stream, dlq_stream, cluster=True)
+            except ValueError as exc:
+                raise SettingsError(f"AOS_REDIS_CLUSTER=true: {exc}") from None
         if chunk > 200:
             raise SettingsError(f"AOS_SOT_CHUNK_SIZE={chunk} is invalid: at most 200 ids")
         return cls(
@@ -129,9 +155,9 @@ class Settings:
             farm_url=_read(environ, "FARM_URL", d.farm_url, _http_url),
             farm_api_token=_read(environ, "FARM_API_TOKEN", None, _text),
             farm_api_token_secret_arn=_read(environ, "FARM_API_TOKEN_SECRET_ARN", None, _text),
-            stream=_read(environ, "AOS_STREAM", d.stream, _text),
-            dlq_stream=_read(environ, "AOS_DLQ_STREAM", d.dlq_stream, _text),
-            source_id=_read(environ, "AOS_SOURCE_ID", d.source_id, _text),
+            stream=stream,
+            dlq_stream=dlq_stream,
+            source_id=source_id,
             schema_path=_read(environ, "AOS_SCHEMA", None, _text),
             seen_ttl_s=_read(environ, "AOS_SEEN_TTL_SECONDS", d.seen_ttl_s, _positive_int),
             stream_maxlen=_read(environ, "AOS_STREAM_MAXLEN", None, _positive_int),
@@ -166,4 +192,15 @@ class Settings:
             ),
             service_name=_read(environ, "POWERTOOLS_SERVICE_NAME", d.service_name, _text),
             verify_share=_read(environ, "AOS_VERIFY_SHARE", d.verify_share, _share),
+            sot_cache_ttl_s=_read(
+                environ, "AOS_SOT_CACHE_TTL_SECONDS", d.sot_cache_ttl_s, _non_negative_float
+            ),
+            sot_cache_max_entries=_read(
+                environ, "AOS_SOT_CACHE_MAX_ENTRIES", d.sot_cache_max_entries, _positive_int
+            ),
+            dedupe_key=_read(environ, "AOS_DEDUPE_KEY", d.dedupe_key, parse_dedupe_fields),
+            redis_cluster=cluster,
+            redis_wait_replicas=_read(
+                environ, "AOS_REDIS_WAIT_REPLICAS", d.redis_wait_replicas, _non_negative_int
+            ),
         )

@@ -14,10 +14,18 @@ from typing import Any
 import orjson
 from aws_lambda_powertools import Logger
 
+from sidecar_fn.dedupe import keyed_by_version
 from sidecar_fn.drift import drifted_fields, lookup_problem
 from sidecar_fn.drift_kinds import unexpected_fields
 from sidecar_fn.envelope import build_meta, dump_envelope, format_received_at
-from sidecar_fn.errors import SidecarError, SinkUnavailable, SourceUnavailable, Unrepairable
+from sidecar_fn.errors import (
+    BatchFailed,
+    SidecarError,
+    SinkUnavailable,
+    SourceUnavailable,
+    Unrepairable,
+)
+from sidecar_fn.fifo import hold_back_after_failure, message_groups
 from sidecar_fn.healing import DriftTally, Healer, Triage
 from sidecar_fn.local_repair import SOURCE_OF_TRUTH
 from sidecar_fn.malformed import malformed_error
@@ -75,9 +83,27 @@ class BatchReport:
         """Lambda's partial batch response."""
         return {"batchItemFailures": [{"itemIdentifier": item_id} for item_id in self.failures]}
 
+    @property
+    def all_failed(self) -> bool:
+        """True when the batch had records and every one of them is handed back."""
+        return bool(self.failures) and self.counts[FAILED] == sum(self.counts.values())
+
     def metrics(self) -> dict[str, int]:
         """The per-batch metric set: counts plus drifted and duplicates."""
         return {**self.counts, "drifted": self.drifted, "duplicates": self.duplicates}
+
+
+def _records_of(items: Sequence[tuple[str, bytes]]) -> dict[int, dict[str, Any]]:
+    """The JSON objects among raw `(item_id, raw)` pairs, by index."""
+    records: dict[int, dict[str, Any]] = {}
+    for index, (_, raw) in enumerate(items):
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if type(record) is dict:
+            records[index] = record
+    return records
 
 
 class IngestSidecar:
@@ -101,6 +127,7 @@ class IngestSidecar:
         deadline_reserve_s: float = 1.0,
         clock: Callable[[], datetime] = _utcnow,
         verify_share: float = 0.05,
+        dedupe_fields: tuple[str, ...] = (),
     ) -> None:
         self.source_id = source_id
         self.schema = schema
@@ -113,6 +140,7 @@ class IngestSidecar:
         self._deadline_reserve_s = deadline_reserve_s
         self._clock = clock
         self.healer = Healer(schema, verify_share=verify_share)
+        self.dedupe_fields = dedupe_fields
         self.record_log = RecordLog(logger)
         self._fetch_pool: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
@@ -178,7 +206,26 @@ class IngestSidecar:
 
     def handle_batch(self, event: Mapping[str, Any], context: Any = None) -> BatchReport:
         """Process one SQS or Kinesis event; see BatchReport."""
-        return self._process(parse_event(event), self._budget(context))
+        return self._process(parse_event(event), self._budget(context), message_groups(event))
+
+    def invoke(self, event: Mapping[str, Any], context: Any = None) -> BatchReport:
+        """`handle_batch` with Lambda's error semantics: raise BatchFailed, after the
+        partial batch response is built, when every record of the batch failed.
+
+        A batch that fails entirely means Redis or the source of truth is down; raising
+        makes the invocation count in Lambda's `Errors` metric and lets the trigger back
+        off. The records are redelivered either way.
+        """
+        report = self.handle_batch(event, context)
+        if report.all_failed:
+            first = report.errors.get(report.failures[0], "no detail")
+            self.logger.error(
+                "Every record of the batch failed; raising so that the invocation counts "
+                "as an error.",
+                extra={"records": len(report.failures), "error": first},
+            )
+            raise BatchFailed(report, report.lambda_response(), first)
+        return report
 
     def dead_letter(self, items: Sequence[tuple[str, bytes]], reason: str, error: str) -> None:
         """Dead-letter `(item_id, raw)` pairs under `reason`; items already recorded are left.
@@ -190,6 +237,8 @@ class IngestSidecar:
         if not items:
             return
         entries = [SinkEntry(item_id, reason, raw, error) for item_id, raw in items]
+        if self.dedupe_fields:
+            keyed_by_version(entries, _records_of(items), self.dedupe_fields)
         received_at = format_received_at(self._clock())
         results = self.sink.push(entries, source_id=self.source_id, received_at=received_at)
         self._log_dead_letters(entries, results)
@@ -205,7 +254,12 @@ class IngestSidecar:
         millis = float(remaining())
         return max(0.0, millis / 1000.0 - self._deadline_reserve_s)
 
-    def _process(self, items: Sequence[Item], budget_s: float) -> BatchReport:
+    def _process(
+        self,
+        items: Sequence[Item],
+        budget_s: float,
+        fifo_groups: Sequence[str | None] | None = None,
+    ) -> BatchReport:
         now = self._clock()
         received_at = format_received_at(now)
         source_id = self.source_id
@@ -215,6 +269,7 @@ class IngestSidecar:
         report = BatchReport()
         entries: list[SinkEntry] = []
         pending: list[tuple[int, Triage, tuple[str, ...]]] = []
+        parsed: dict[int, dict[str, Any]] = {}
         clean: list[tuple[int, Item, dict[str, Any]]] = []
         warnings: list[LogLine] = []
         drift_lines: list[LogLine] = []
@@ -239,6 +294,7 @@ class IngestSidecar:
                     )
                 )
                 continue
+            parsed[len(entries)] = record
             drifted = drifted_fields(record, schema)
             if not drifted:
                 if known is not None and not known.issuperset(record):
@@ -328,6 +384,11 @@ class IngestSidecar:
         if fetching is not None:
             fetched, fetch_error = fetching.result()
             self._repair_pending(items, entries, pending, fetched, fetch_error, received_at, report)
+        if fifo_groups is not None:
+            for index, reason in hold_back_after_failure(entries, fifo_groups).items():
+                report.errors[items[index].item_id] = reason
+        if self.dedupe_fields:
+            keyed_by_version(entries, parsed, self.dedupe_fields)
         self._push(items, entries, received_at, report)
         self.metrics.publish(report.metrics())
         return report
