@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import socket
@@ -25,6 +26,13 @@ pytestmark = pytest.mark.integration
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 EXPECTED_FIELDS = ("invoice_id", "total_amount", "vendor_id", "status")
+STATUSES = ("DRAFT", "SUBMITTED", "APPROVED", "PAID", "VOID")
+ONLY_MISSING_OR_NULL = {
+    "renamed_share": "0",
+    "string_number_share": "0",
+    "case_share": "0",
+    "empty_share": "0",
+}
 
 
 class Context:
@@ -57,11 +65,16 @@ def make_sidecar(keyspace: KeySpace, redis_url: str, farm_url: str, **env: str) 
     return build_sidecar(Settings.from_env(environ))
 
 
-def stream_event(farm: FarmServer, *, seed: int, limit: int = 500, **shares: str) -> dict[str, Any]:
-    """A chaos page as an SQS event; `shares` set the farm's drift-kind shares."""
+def stream_event(farm: FarmServer, *, seed: int, limit: int = 500, **params: str) -> dict[str, Any]:
     page = httpx.get(
         f"{farm.url}/api/stream",
-        params={"chaos": "true", "cursor": "0", "limit": str(limit), "seed": str(seed), **shares},
+        params={
+            "chaos": "true",
+            "cursor": "0",
+            "limit": str(limit),
+            "seed": str(seed),
+            **params,
+        },
     ).json()
     return {
         "Records": [
@@ -141,7 +154,7 @@ def _valid(name: str, value: Any) -> bool:
     if name == "total_amount":
         return type(value) in (int, float)
     if name == "status":
-        return value in {"DRAFT", "SUBMITTED", "APPROVED", "PAID", "VOID"}
+        return value in STATUSES
     return isinstance(value, str) and value != ""
 
 
@@ -194,8 +207,7 @@ def test_lambda_handler_with_sample_events(
 def test_dead_source_of_truth_fails_drifted_back_and_pushes_nothing_unrepaired(
     dead: str, farm: FarmServer, keyspace: KeySpace, redis_url: str, redis_client: redis.Redis
 ) -> None:
-    # Only missing or null fields: every drifted record needs the source of truth.
-    event = stream_event(farm, seed=13, limit=300, **MISSING_OR_NULL_ONLY)
+    event = stream_event(farm, seed=13, limit=300, **ONLY_MISSING_OR_NULL)
     bodies = {r["messageId"]: r["body"] for r in event["Records"]}
     drifted = [i for i, b in bodies.items() if drift_kind(b) == "drifted"]
     if dead == "closed port":
@@ -218,14 +230,6 @@ def test_dead_source_of_truth_fails_drifted_back_and_pushes_nothing_unrepaired(
     assert again.failures == []
     total = redis_client.xlen(keyspace.stream) + redis_client.xlen(keyspace.dlq_stream)
     assert total == len(bodies)
-
-
-MISSING_OR_NULL_ONLY = {
-    "renamed_share": "0",
-    "string_number_share": "0",
-    "case_share": "0",
-    "empty_share": "0",
-}
 
 
 def _lookup_id(body: str) -> bool:
@@ -278,23 +282,29 @@ def test_lambda_handler_partial_failure_when_the_source_of_truth_is_down(
     finally:
         handler_module.current_sidecar.cache_clear()
     failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
-    repairable = [i for i, outcome in expected.items() if outcome == "repaired"]
-    main = main_envelopes(redis_client, keyspace)
-    # Drift whose value is certain (a number sent as text) is repaired without the source.
-    local = {
-        e["meta"]["item_id"]
-        for e in main
-        if e["meta"]["is_repaired"]
-        and all(how != "source_of_truth" for how in e["meta"]["repairs"].values())
-    }
-    assert set(repairable) <= set(failed) | local
-    assert not set(failed) & local
+    local = next(r for r in event["Records"] if b"INV-104" in _raw_body(r))
+    local_id = local.get("messageId") or local["kinesis"]["sequenceNumber"]
+    repairable = [i for i, o in expected.items() if o == "repaired" and i != local_id]
+    assert set(repairable) <= set(failed)
+    assert local_id not in failed
     assert len(failed) == len(set(failed))
-    assert [e["meta"]["item_id"] for e in main if not e["meta"]["is_repaired"]] == [
-        i for i, outcome in expected.items() if outcome == "clean"
-    ]
+    main = main_envelopes(redis_client, keyspace)
+    assert sorted(e["meta"]["item_id"] for e in main) == sorted(
+        [i for i, outcome in expected.items() if outcome == "clean"] + [local_id]
+    )
+    [local_envelope] = [e for e in main if e["meta"]["item_id"] == local_id]
+    assert local_envelope["meta"]["repairs"] == {"total_amount": "coerced:string"}
     placed = len(main) + redis_client.xlen(keyspace.dlq_stream)
     assert placed + len(failed) == len(event["Records"])
+
+
+def _raw_body(record: dict[str, Any]) -> bytes:
+    if "body" in record:
+        return str(record["body"]).encode()
+    try:
+        return base64.b64decode(record["kinesis"]["data"])
+    except ValueError:
+        return b""
 
 
 def test_full_schema_file_repairs_every_drifted_field(
