@@ -9,9 +9,10 @@ from typing import Any, Protocol, cast
 import redis
 from redis.exceptions import NoScriptError
 
-from sidecar_fn.envelope import DEAD_LETTER_FIELDS, ENVELOPE_FIELD
+from sidecar_fn.drift_stats import BatchStats
+from sidecar_fn.envelope import DEAD_LETTER_FIELDS, ENVELOPE_FIELD, REDRIVE_FIELDS
 from sidecar_fn.errors import SinkUnavailable
-from sidecar_fn.ports import MAIN_OUTCOMES, PROBE, PushResult, SinkEntry
+from sidecar_fn.ports import MAIN_OUTCOMES, PROBE, PushResult, Retirement, SinkEntry
 
 _DLQ_PAIRS = ", ".join(
     f"'{name}', {value}"
@@ -22,25 +23,51 @@ _DLQ_PAIRS = ", ".join(
     )
 )
 
+_REDRIVE_PAIRS = ", ".join(
+    f"'{name}', gone[{index}]" for index, name in enumerate(REDRIVE_FIELDS, start=2)
+)
+
 PUSH_SCRIPT = f"""
 local ttl, main_maxlen, dlq_maxlen = ARGV[1], ARGV[2], ARGV[3]
 local prefix, source_id, received_at = ARGV[4], ARGV[5], ARGV[6]
+local stats_ttl, width, stats_index = ARGV[7], ARGV[8], ARGV[9]
 local function xadd(stream, maxlen, ...)
   if maxlen == '' then
     return redis.call('XADD', stream, '*', ...)
   end
   return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', ...)
 end
+local pos, contributions, retire, skipped, totals = 11, {{}}, {{}}, {{}}, {{}}
+for c = 1, tonumber(ARGV[10]) do
+  local pairs_in, contribution = tonumber(ARGV[pos]), {{}}
+  for j = 1, pairs_in do
+    contribution[j] = {{ARGV[pos + 2 * j - 1], tonumber(ARGV[pos + 2 * j])}}
+  end
+  contributions[c] = contribution
+  pos = pos + 1 + 2 * pairs_in
+end
+for t = 1, tonumber(ARGV[pos]) do
+  totals[ARGV[pos + 2 * t - 1]] = tonumber(ARGV[pos + 2 * t])
+end
+pos = pos + 1 + 2 * tonumber(ARGV[pos])
+for r = 1, tonumber(ARGV[pos]) do
+  local at = pos + 4 * r - 3
+  retire[tonumber(ARGV[at])] = {{ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]}}
+end
+pos = pos + 1 + 4 * tonumber(ARGV[pos])
 local out, n = {{}}, 0
-for i = 7, #ARGV, 4 do
+for i = pos, #ARGV, 4 do
   local item, outcome = ARGV[i], ARGV[i + 1]
   local key = prefix .. item
   n = n + 1
+  local gone = retire[n]
   if outcome == '' then
     out[n] = redis.call('GET', key) or ''
   elseif redis.call('SET', key, outcome, 'NX', 'EX', ttl) then
     if outcome == '{MAIN_OUTCOMES[0]}' or outcome == '{MAIN_OUTCOMES[1]}' then
       xadd(KEYS[1], main_maxlen, '{ENVELOPE_FIELD}', ARGV[i + 2])
+    elseif gone then
+      xadd(KEYS[2], dlq_maxlen, {_DLQ_PAIRS}, {_REDRIVE_PAIRS})
     else
       xadd(KEYS[2], dlq_maxlen, {_DLQ_PAIRS})
     end
@@ -48,9 +75,72 @@ for i = 7, #ARGV, 4 do
   else
     out[n] = redis.call('GET', key) or ''
   end
+  if out[n] ~= 1 and stats_ttl ~= '' then
+    local c
+    if width == '1' then
+      c = string.byte(stats_index, n)
+    else
+      c = string.byte(stats_index, 2 * n - 1) * 256 + string.byte(stats_index, 2 * n)
+    end
+    if c > 0 then
+      skipped[c] = (skipped[c] or 0) + 1
+    end
+  end
+  if gone and out[n] ~= '' then
+    redis.call('XDEL', KEYS[2], gone[1])
+  end
+end
+if stats_ttl ~= '' then
+  for c, count in pairs(skipped) do
+    for _, pair in ipairs(contributions[c]) do
+      totals[pair[1]] = totals[pair[1]] - pair[2] * count
+    end
+  end
+  local changed = false
+  for name, value in pairs(totals) do
+    if value ~= 0 then
+      redis.call('HINCRBY', KEYS[3], name, value)
+      changed = true
+    end
+  end
+  if changed then
+    redis.call('EXPIRE', KEYS[3], stats_ttl)
+  end
 end
 return out
 """
+
+
+def _stats_args(stats: BatchStats | None) -> list[bytes]:
+    """Statistics TTL, index width, per-entry indices, each distinct contribution as its
+    pair count followed by field and increment pairs (slot 0, nothing, is implied), then
+    the number of fields and each field's total if every entry is new."""
+    if stats is None:
+        return [b"", b"", b"", b"0", b"0"]
+    width, indices = stats.encoded_positions()
+    args = [str(stats.ttl_s).encode(), str(width).encode(), indices]
+    table = stats.contributions[1:]
+    args.append(str(len(table)).encode())
+    for pairs in table:
+        args.append(str(len(pairs)).encode())
+        for name, delta in pairs:
+            args += [name.encode(), str(delta).encode()]
+    totals = stats.totals()
+    args.append(str(len(totals)).encode())
+    for name, total in totals.items():
+        args += [name.encode(), str(total).encode()]
+    return args
+
+
+def _retire_args(retire: Sequence[Retirement | None] | None) -> list[bytes]:
+    """The number of retirements, then per retirement: entry position (1-based),
+    dead-letter entry id, original item id, attempts."""
+    chosen = [(n, r) for n, r in enumerate(retire or (), start=1) if r is not None]
+    args = [str(len(chosen)).encode()]
+    for position, (entry_id, redriven_from, attempts) in chosen:
+        args += [str(position).encode(), entry_id.encode(), redriven_from.encode()]
+        args.append(str(attempts).encode())
+    return args
 
 
 class _Connection(Protocol):
@@ -99,13 +189,24 @@ class RedisStreamSink:
         self._outcome_parts: dict[str, bytes] = {}
 
     def push(
-        self, entries: Sequence[SinkEntry], *, source_id: str, received_at: str
+        self,
+        entries: Sequence[SinkEntry],
+        *,
+        source_id: str,
+        received_at: str,
+        stats: BatchStats | None = None,
+        retire: Sequence[Retirement | None] | None = None,
     ) -> list[PushResult]:
         """Write the batch; see StreamSink.push."""
         if not entries:
             return []
+        if stats is not None and len(stats) != len(entries):
+            raise ValueError("stats must hold one contribution per entry")
+        if retire is not None and len(retire) != len(entries):
+            raise ValueError("retire must hold one slot per entry")
         try:
-            reply = self._evalsha(self._pack(entries, source_id, received_at))
+            command = self._pack(entries, source_id, received_at, stats, retire)
+            reply = self._evalsha(command)
         except redis.RedisError as exc:
             raise SinkUnavailable(f"Redis write failed: {type(exc).__name__}: {exc}") from exc
         if not isinstance(reply, list) or len(reply) != len(entries):
@@ -127,15 +228,26 @@ class RedisStreamSink:
             self._outcome_parts[outcome] = part
         return part
 
-    def _pack(self, entries: Sequence[SinkEntry], source_id: str, received_at: str) -> bytes:
-        """The RESP body after `EVALSHA <sha>`: numkeys, keys, header args, entry args."""
+    def _pack(
+        self,
+        entries: Sequence[SinkEntry],
+        source_id: str,
+        received_at: str,
+        stats: BatchStats | None,
+        retire: Sequence[Retirement | None] | None,
+    ) -> bytes:
+        """The RESP body after `EVALSHA <sha>`: numkeys, keys, header args, statistics,
+        retirements, entry args."""
+        keys = self._keys if stats is None else [*self._keys, stats.key.encode()]
         head = [
-            b"2",
-            *self._keys,
+            str(len(keys)).encode(),
+            *keys,
             *self._header,
             seen_key_prefix(source_id).encode(),
             source_id.encode(),
             received_at.encode(),
+            *_stats_args(stats),
+            *_retire_args(retire),
         ]
         parts = [b"*%d\r\n" % (2 + len(head) + 4 * len(entries))]
         parts.append(b"$7\r\nEVALSHA\r\n$40\r\n%s\r\n" % self._sha.encode())

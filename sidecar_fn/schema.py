@@ -58,6 +58,9 @@ class Schema:
     """The fields every record must carry; drift is a field that misses this."""
 
     fields: tuple[FieldSpec, ...]
+    optional: frozenset[str] = frozenset()
+    """Fields a record may carry without being expected; any other undeclared field is
+    counted as unexpected in the drift statistics."""
     checks: tuple[Check, ...] = field(init=False, repr=False, compare=False)
     """Per field: name, the exact decoded types that pass at once, enum, spec."""
 
@@ -70,6 +73,11 @@ class Schema:
         """Names of the declared fields, in declaration order."""
         return tuple(spec.name for spec in self.fields)
 
+    @property
+    def declared(self) -> frozenset[str]:
+        """Every field the schema names: the expected ones and the optional ones."""
+        return self.optional.union(self.names)
+
 
 BUILTIN_SCHEMA = Schema(
     fields=(
@@ -77,7 +85,10 @@ BUILTIN_SCHEMA = Schema(
         FieldSpec("total_amount", "number"),
         FieldSpec("vendor_id", "string"),
         FieldSpec("status", "string"),
-    )
+    ),
+    optional=frozenset(
+        {"vendor_name", "currency", "issue_date", "billing_address", "last_modified"}
+    ),
 )
 
 
@@ -106,10 +117,12 @@ def parse_schema(document: Any) -> Schema:
 
     Accepted shapes: `{"fields": {"name": "string" | {"type": ..., "enum": [...]}, ...}}`,
     or a JSON Schema subset `{"properties": {...}, "required": [...]}` (only the required
-    properties are expected). `invoice_id` is always expected as a string.
+    properties are expected, the others are optional). An `"optional": [names]` list
+    declares further fields a record may carry. `invoice_id` is always expected as a string.
     """
     if not isinstance(document, Mapping):
         raise SchemaError("schema must be a JSON object")
+    optional: frozenset[str] = frozenset()
     if "fields" in document:
         declared = document["fields"]
         if not isinstance(declared, Mapping):
@@ -124,6 +137,7 @@ def parse_schema(document: Any) -> Schema:
         if missing:
             raise SchemaError(f"required fields without a declared type: {missing}")
         items = [(name, props[name]) for name in required]
+        optional = frozenset(str(name) for name in props if name not in required)
     else:
         raise SchemaError('schema needs "fields" or "properties"')
     fields = [_field(str(name), spec) for name, spec in items]
@@ -132,7 +146,10 @@ def parse_schema(document: Any) -> Schema:
     id_spec = next(f for f in fields if f.name == ID_FIELD)
     if id_spec.type != "string":
         raise SchemaError(f"{ID_FIELD} must be declared as a string")
-    return Schema(fields=tuple(fields))
+    extra = document.get("optional", [])
+    if not isinstance(extra, list) or not all(isinstance(name, str) for name in extra):
+        raise SchemaError('"optional" must be a list of field names')
+    return Schema(fields=tuple(fields), optional=optional.union(extra))
 
 
 def load_schema(path: str | None) -> Schema:

@@ -11,6 +11,7 @@ from sidecar_fn.errors import SettingsError
 _T = TypeVar("_T")
 
 SEVEN_DAYS_S = 7 * 24 * 3600
+THIRTY_FIVE_DAYS_S = 35 * 24 * 3600
 
 
 def _read(environ: Mapping[str, str], name: str, default: _T, convert: Callable[[str], _T]) -> _T:
@@ -27,6 +28,13 @@ def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a positive integer")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be zero or a positive integer")
     return value
 
 
@@ -85,6 +93,7 @@ class Settings:
     source_id: str = "mulesoft-invoices"
     schema_path: str | None = None
     seen_ttl_s: int = SEVEN_DAYS_S
+    stats_ttl_s: int = THIRTY_FIVE_DAYS_S
     stream_maxlen: int | None = None
     dlq_maxlen: int | None = None
     redis_timeout_s: float = 2.0
@@ -118,6 +127,7 @@ class Settings:
             source_id=_read(environ, "AOS_SOURCE_ID", d.source_id, _text),
             schema_path=_read(environ, "AOS_SCHEMA", None, _text),
             seen_ttl_s=_read(environ, "AOS_SEEN_TTL_SECONDS", d.seen_ttl_s, _positive_int),
+            stats_ttl_s=_read(environ, "AOS_STATS_TTL_SECONDS", d.stats_ttl_s, _non_negative_int),
             stream_maxlen=_read(environ, "AOS_STREAM_MAXLEN", None, _positive_int),
             dlq_maxlen=_read(environ, "AOS_DLQ_MAXLEN", None, _positive_int),
             redis_timeout_s=_read(

@@ -15,6 +15,17 @@ import orjson
 from aws_lambda_powertools import Logger
 
 from sidecar_fn.drift import drifted_fields, lookup_problem
+from sidecar_fn.drift_stats import (
+    NOTHING,
+    STATS_TTL_S,
+    BatchStats,
+    Contribution,
+    ContributionCache,
+    contribution,
+    replay_contribution,
+    stats_key,
+    unexpected_fields,
+)
 from sidecar_fn.envelope import build_meta, dump_envelope, format_received_at
 from sidecar_fn.errors import (
     BatchFailed,
@@ -29,12 +40,14 @@ from sidecar_fn.ports import (
     PROBE,
     REPAIRED,
     MetricsSink,
+    Retirement,
     SinkEntry,
     SourceOfTruth,
     StreamSink,
 )
 from sidecar_fn.records import Item, parse_event
 from sidecar_fn.repair import merge
+from sidecar_fn.replays import Replay
 from sidecar_fn.schema import ID_FIELD, Schema
 from sidecar_fn.telemetry import LogLine, RecordLog
 
@@ -46,6 +59,26 @@ COUNT_KEYS = (CLEAN, REPAIRED, MALFORMED, UNREPAIRABLE, RETRIES_EXHAUSTED, FAILE
 
 
 _UNSET = SinkEntry("", PROBE, b"", "")
+_CLEAN_CONTRIBUTION = contribution(CLEAN)
+_MALFORMED_CONTRIBUTION = contribution(MALFORMED)
+
+
+def _raw_contribution(
+    raw: bytes, outcome: str, schema: Schema, declared: frozenset[str]
+) -> Contribution:
+    """The contribution of a record dead-lettered by the caller (e.g. retries_exhausted),
+    with its drift and unexpected fields read from its raw text when it is a JSON object."""
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return contribution(outcome)
+    if type(record) is not dict:
+        return contribution(outcome)
+    return contribution(
+        outcome,
+        drifted=drifted_fields(record, schema),
+        unexpected=unexpected_fields(record, declared),
+    )
 
 
 def _utcnow() -> datetime:
@@ -111,6 +144,7 @@ class IngestSidecar:
         repair_source: str = "salesforce",
         default_budget_s: float = 10.0,
         deadline_reserve_s: float = 1.0,
+        stats_ttl_s: int = STATS_TTL_S,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.source_id = source_id
@@ -123,6 +157,9 @@ class IngestSidecar:
         self._default_budget_s = default_budget_s
         self._deadline_reserve_s = deadline_reserve_s
         self._clock = clock
+        self._stats_ttl_s = stats_ttl_s
+        self._declared = schema.declared
+        self._contributions = ContributionCache()
         self.record_log = RecordLog(logger)
         self._fetch_pool: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
@@ -195,18 +232,68 @@ class IngestSidecar:
             raise BatchFailed(report, report.lambda_response(), first)
         return report
 
-    def dead_letter(self, items: Sequence[tuple[str, bytes]], reason: str, error: str) -> None:
+    def replay(self, replays: Sequence[Replay], budget_s: float | None = None) -> BatchReport:
+        """Run dead letters through the batch path again, each under its replay id.
+
+        A recorded replay (main stream, or dead-lettered anew) removes its old dead-letter
+        entry in the same write; its envelope says `meta.redriven_from`. Items that fail
+        (source of truth down) keep their entry and come back in `failures`. Every replay
+        of one call must come from the same UTC hour (their statistics bucket).
+        """
+        if not replays:
+            return BatchReport()
+        hours = {stats_key(self.source_id, r.received_at) for r in replays}
+        if len(hours) != 1:
+            raise ValueError("replays of one call must share the hour of their received_at")
+        items = [Item(r.item_id, r.raw) for r in replays]
+        by_id = {r.item_id: r for r in replays}
+        if len(by_id) != len(replays):
+            raise ValueError("replay item ids must be distinct")
+        return self._process(items, budget_s or self._default_budget_s, by_id)
+
+    def dead_letter(
+        self,
+        items: Sequence[tuple[str, bytes]],
+        reason: str,
+        error: str,
+        replays: Sequence[Replay] | None = None,
+    ) -> None:
         """Dead-letter `(item_id, raw)` pairs under `reason`; items already recorded are left.
 
-        Raises SinkUnavailable when Redis cannot take them.
+        With `replays` (aligned with `items`), each item is a replay that failed again: its
+        new entry carries `redriven_from` and `attempts`, and its old entry is removed in
+        the same write. Raises SinkUnavailable when Redis cannot take them.
         """
         if not reason or reason in MAIN_OUTCOMES:
             raise ValueError(f"{reason!r} is not a dead-letter reason")
         if not items:
             return
+        if replays is not None and len(replays) != len(items):
+            raise ValueError("replays must align with items")
         entries = [SinkEntry(item_id, reason, raw, error) for item_id, raw in items]
         received_at = format_received_at(self._clock())
-        self.sink.push(entries, source_id=self.source_id, received_at=received_at)
+        if replays is None:
+            stats: BatchStats | None = None
+            if self._stats_ttl_s:
+                stats = BatchStats(stats_key(self.source_id, received_at), self._stats_ttl_s)
+                for _, raw in items:
+                    stats.add(_raw_contribution(raw, reason, self.schema, self._declared))
+            self.sink.push(entries, source_id=self.source_id, received_at=received_at, stats=stats)
+        else:
+            by_bucket: dict[str, list[Replay]] = {}
+            for r in replays:
+                by_bucket.setdefault(stats_key(self.source_id, r.received_at), []).append(r)
+            for key, group in by_bucket.items():
+                stats = BatchStats(key, self._stats_ttl_s) if self._stats_ttl_s else None
+                if stats is not None:
+                    stats.extend(replay_contribution(r.previous_reason, reason) for r in group)
+                self.sink.push(
+                    [SinkEntry(r.item_id, reason, r.raw, error) for r in group],
+                    source_id=self.source_id,
+                    received_at=received_at,
+                    stats=stats,
+                    retire=[r.retirement for r in group],
+                )
         self.logger.warning(
             "Items dead-lettered.",
             extra={"reason": reason, "error": error, "item_ids": [i for i, _ in items]},
@@ -219,7 +306,12 @@ class IngestSidecar:
         millis = float(remaining())
         return max(0.0, millis / 1000.0 - self._deadline_reserve_s)
 
-    def _process(self, items: Sequence[Item], budget_s: float) -> BatchReport:
+    def _process(
+        self,
+        items: Sequence[Item],
+        budget_s: float,
+        replays: Mapping[str, Replay] | None = None,
+    ) -> BatchReport:
         now = self._clock()
         received_at = format_received_at(now)
         source_id = self.source_id
@@ -228,6 +320,7 @@ class IngestSidecar:
         decode_error = orjson.JSONDecodeError
         report = BatchReport()
         entries: list[SinkEntry] = []
+        drifts: dict[int, tuple[dict[str, Any], tuple[str, ...]]] = {}
         pending: list[tuple[int, dict[str, Any], tuple[str, ...]]] = []
         clean: list[tuple[int, Item, dict[str, Any]]] = []
         warnings: list[LogLine] = []
@@ -250,6 +343,8 @@ class IngestSidecar:
                 )
                 continue
             drifted = drifted_fields(record, schema)
+            if drifted:
+                drifts[len(entries)] = (record, drifted)
             if not drifted:
                 clean.append((len(entries), item, record))
                 entries.append(_UNSET)
@@ -289,6 +384,8 @@ class IngestSidecar:
             meta = clean_meta.copy()
             meta["item_id"] = item.item_id
             meta["record_id"] = record[ID_FIELD]
+            if replays is not None:
+                meta["redriven_from"] = replays[item.item_id].retirement.redriven_from
             try:
                 envelope = dumps({"meta": meta, "payload": record})
             except orjson.JSONEncodeError:
@@ -297,9 +394,29 @@ class IngestSidecar:
 
         if fetching is not None:
             fetched, fetch_error = fetching.result()
-            self._repair_pending(items, entries, pending, fetched, fetch_error, received_at, report)
-        self._push(items, entries, received_at, report)
+            self._repair_pending(
+                items, entries, pending, fetched, fetch_error, received_at, report, replays
+            )
+        stats: BatchStats | None = None
+        retire: list[Retirement | None] | None = None
+        if replays is not None:
+            retire = [replays[entry.item_id].retirement for entry in entries]
+        if not self._stats_ttl_s:
+            pass
+        elif replays is None:
+            stats = self._batch_stats(entries, clean, drifts, received_at)
+        else:
+            stats = self._replay_stats(entries, drifts, replays)
+        written = self._push(items, entries, received_at, report, stats, retire)
         self.metrics.publish(report.metrics())
+        if written and drifts:
+            drift_counts: dict[str, int] = {}
+            for index, (_, drifted) in drifts.items():
+                if written[index]:
+                    for name in drifted:
+                        drift_counts[name] = drift_counts.get(name, 0) + 1
+            if drift_counts:
+                self.metrics.publish_by_field("drift", drift_counts)
         return report
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -328,6 +445,7 @@ class IngestSidecar:
         fetch_error: str,
         received_at: str,
         report: BatchReport,
+        replays: Mapping[str, Replay] | None = None,
     ) -> None:
         deferred = 0
         repaired_lines: list[LogLine] = []
@@ -361,6 +479,8 @@ class IngestSidecar:
                 repaired_fields=drifted,
                 repair_source=self.repair_source,
             )
+            if replays is not None:
+                meta["redriven_from"] = replays[item.item_id].retirement.redriven_from
             try:
                 envelope = dump_envelope(meta, repaired)
             except ValueError as exc:
@@ -382,16 +502,77 @@ class IngestSidecar:
                 extra={"records": deferred, "error": fetch_error or "partial answer"},
             )
 
+    def _batch_stats(
+        self,
+        entries: Sequence[SinkEntry],
+        clean: Sequence[tuple[int, Item, dict[str, Any]]],
+        drifts: Mapping[int, tuple[dict[str, Any], tuple[str, ...]]],
+        received_at: str,
+    ) -> BatchStats:
+        """Each entry's contribution to the batch's hourly bucket (see drift_stats)."""
+        declared = self._declared
+        only_declared = declared.issuperset
+        most = len(declared)
+        cached = self._contributions.get
+        stats = BatchStats(stats_key(self.source_id, received_at), self._stats_ttl_s)
+        index = stats.index
+        positions = [index(_MALFORMED_CONTRIBUTION)] * len(entries)
+        clean_index = index(_CLEAN_CONTRIBUTION)
+        for position, _, record in clean:
+            if len(record) <= most and only_declared(record):
+                positions[position] = clean_index
+            else:
+                extra = unexpected_fields(record, declared)
+                positions[position] = index(cached(CLEAN, (), (), extra))
+        for position, (record, drifted) in drifts.items():
+            outcome = entries[position].outcome
+            if outcome == PROBE:
+                positions[position] = 0
+                continue
+            repaired = drifted if outcome == REPAIRED else ()
+            extra = unexpected_fields(record, declared)
+            positions[position] = index(cached(outcome, drifted, repaired, extra))
+        stats.positions = positions
+        return stats
+
+    def _replay_stats(
+        self,
+        entries: Sequence[SinkEntry],
+        drifts: Mapping[int, tuple[dict[str, Any], tuple[str, ...]]],
+        replays: Mapping[str, Replay],
+    ) -> BatchStats:
+        """Each replay moves its record from its old reason to its new outcome."""
+        first = replays[entries[0].item_id]
+        stats = BatchStats(stats_key(self.source_id, first.received_at), self._stats_ttl_s)
+        for index, entry in enumerate(entries):
+            if entry.outcome == PROBE:
+                stats.add(NOTHING)
+                continue
+            repaired = drifts[index][1] if entry.outcome == REPAIRED else ()
+            previous = replays[entry.item_id].previous_reason
+            stats.add(replay_contribution(previous, entry.outcome, repaired=repaired))
+        return stats
+
     def _push(
         self,
         items: Sequence[Item],
         entries: list[SinkEntry],
         received_at: str,
         report: BatchReport,
-    ) -> None:
+        stats: BatchStats | None = None,
+        retire: Sequence[Retirement | None] | None = None,
+    ) -> list[bool]:
+        """Write the batch and count outcomes; which entries were newly recorded (none
+        when Redis failed)."""
         counts = report.counts
         try:
-            results = self.sink.push(entries, source_id=self.source_id, received_at=received_at)
+            results = self.sink.push(
+                entries,
+                source_id=self.source_id,
+                received_at=received_at,
+                stats=stats,
+                retire=retire,
+            )
         except SinkUnavailable as exc:
             self.logger.error(
                 "Batch not written; every record handed back for redelivery.",
@@ -400,7 +581,7 @@ class IngestSidecar:
             for item in items:
                 report.errors[item.item_id] = str(exc)
                 self._fail(item.item_id, report)
-            return
+            return []
         for item, entry, result in zip(items, entries, results, strict=True):
             if result.written:
                 outcome = entry.outcome
@@ -412,6 +593,7 @@ class IngestSidecar:
                 report.duplicates += 1
             report.outcomes[item.item_id] = outcome
             counts[outcome] = counts.get(outcome, 0) + 1
+        return [result.written for result in results]
 
     @staticmethod
     def _fail(item_id: str, report: BatchReport) -> None:

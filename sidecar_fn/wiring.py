@@ -87,4 +87,5 @@ def build_sidecar(
         else EmfMetrics(namespace=settings.metrics_namespace, service=settings.service_name),
         default_budget_s=settings.sot_budget_s,
         deadline_reserve_s=settings.deadline_reserve_s,
+        stats_ttl_s=settings.stats_ttl_s,
     )
