@@ -65,6 +65,8 @@ class RunSummary:
     interrupted: bool = False
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    checkpoint: int | None = None
+    checkpoint_key: str | None = None
 
     @property
     def records_per_second(self) -> float:
@@ -107,6 +109,8 @@ class RunSummary:
             "farm_url": self.farm_url,
             "interrupted": self.interrupted,
             "error": self.error,
+            "checkpoint": self.checkpoint,
+            "checkpoint_key": self.checkpoint_key,
             **self.extra,
         }
 
@@ -132,7 +136,11 @@ class RunSummary:
             f"  {'throughput':<22}{self.records_per_second:>10,.0f}  records/s"
             f" over {self.elapsed_seconds:.2f} s"
         )
-        lines.append(f"  {'cursor':<22}{t.start_cursor:>10,}  -> {t.next_cursor:,} (checkpointed)")
+        if self.checkpoint is None or self.checkpoint == t.next_cursor:
+            stored = "checkpointed"
+        else:
+            stored = f"checkpoint stays at {self.checkpoint:,}"
+        lines.append(f"  {'cursor':<22}{t.start_cursor:>10,}  -> {t.next_cursor:,} ({stored})")
         if self.reconciled:
             verdict = f"yes: {self.main_added:,} main + {self.dlq_added:,} dead letters"
             if t.already_processed:

@@ -53,9 +53,13 @@ def _field_name(name: str) -> str:
     return shown[: MAX_FIELD_NAME - 3] + "..." if len(shown) > MAX_FIELD_NAME else shown
 
 
-def unexpected_fields(record: Mapping[str, Any], declared: frozenset[str]) -> tuple[str, ...]:
-    """Fields of `record` the schema does not declare, sorted, at most 16 of them (a 17th
-    and beyond count as `(more)`); unprintable or long names are escaped and cut."""
+def unexpected_names(record: Mapping[str, Any], known: frozenset[str] | None) -> tuple[str, ...]:
+    """Fields of `record` outside the schema's `known` fields (none when the schema does not
+    say), as statistics field names: sorted, at most 16 (a 17th and beyond count as
+    `(more)`), unprintable or long names escaped and cut."""
+    if known is None:
+        return ()
+    declared = known
     if len(record) <= len(declared) and declared.issuperset(record):
         return ()
     extra = sorted(name for name in record if name not in declared)

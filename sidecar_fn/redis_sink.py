@@ -59,11 +59,12 @@ local out, n = {{}}, 0
 for i = pos, #ARGV, 4 do
   local item, outcome = ARGV[i], ARGV[i + 1]
   local key = prefix .. item
+  local seen = redis.call('GET', key)
   n = n + 1
   local gone = retire[n]
-  if outcome == '' then
-    out[n] = redis.call('GET', key) or ''
-  elseif redis.call('SET', key, outcome, 'NX', 'EX', ttl) then
+  if seen or outcome == '' then
+    out[n] = seen or ''
+  else
     if outcome == '{MAIN_OUTCOMES[0]}' or outcome == '{MAIN_OUTCOMES[1]}' then
       xadd(KEYS[1], main_maxlen, '{ENVELOPE_FIELD}', ARGV[i + 2])
     elseif gone then
@@ -71,9 +72,8 @@ for i = pos, #ARGV, 4 do
     else
       xadd(KEYS[2], dlq_maxlen, {_DLQ_PAIRS})
     end
+    redis.call('SET', key, outcome, 'EX', ttl)
     out[n] = 1
-  else
-    out[n] = redis.call('GET', key) or ''
   end
   if out[n] ~= 1 and stats_ttl ~= '' then
     local c
@@ -159,13 +159,24 @@ def seen_key_prefix(source_id: str) -> str:
 
 
 class RedisStreamSink:
-    """StreamSink on Redis: for each entry `SET NX` the seen key, then `XADD` only if new.
+    """StreamSink on Redis: for each new entry `XADD` first, then `SET` its seen key.
 
     The whole batch is one EVALSHA (a single round trip, atomic on the server), so two
-    concurrent deliveries of the same item produce exactly one stream entry. The command
-    is serialised here with one `bytes.join` and sent on a pooled connection: packing a
-    few thousand arguments through the client's generic packer costs more than Redis
-    takes to run the script.
+    concurrent deliveries of the same item produce exactly one stream entry. Redis does
+    not roll a script back when a command in it fails (out of memory, a wrong-typed key):
+    the entries before the failure stay written with their markers, the failing one has
+    neither, and the batch is reported unwritten. Its redelivery finds the earlier items
+    already recorded and writes the rest, so a marker never stands without its entry
+    (the statistics of such an aborted batch, added at the end of the script, stay short
+    by the items written before the failure).
+
+    The same call keeps the drift statistics (one `HINCRBY` per field of the batch's
+    totals, minus what items already recorded would have added; see drift_stats) and
+    removes, with `XDEL`, the dead-letter entry each recorded replay replaces. Every key
+    it touches besides the idempotency markers is declared: main stream, dead-letter
+    stream, statistics bucket. The command is serialised here with one `bytes.join` and
+    sent on a pooled connection: packing a few thousand arguments through the client's
+    generic packer costs more than Redis takes to run the script.
     """
 
     def __init__(

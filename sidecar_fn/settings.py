@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -38,17 +39,31 @@ def _non_negative_int(raw: str) -> int:
     return value
 
 
-def _positive_float(raw: str) -> float:
+def _finite(raw: str) -> float:
     value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = _finite(raw)
     if not value > 0:
         raise ValueError("must be a positive number")
     return value
 
 
 def _non_negative_float(raw: str) -> float:
-    value = float(raw)
+    value = _finite(raw)
     if not value >= 0:
         raise ValueError("must be zero or a positive number")
+    return value
+
+
+def _share(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("must be a number from 0 to 1")
     return value
 
 
@@ -79,7 +94,7 @@ def _text(raw: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the sidecar reads from its environment (SPEC section 2, plus tuning knobs).
+    """Everything the sidecar reads from its environment (docs/contract.md section 6).
 
     The API token is kept out of `repr` so that a logged settings object never carries it.
     """
@@ -109,6 +124,7 @@ class Settings:
     breaker_reset_s: float = 10.0
     metrics_namespace: str = "AOS/Ingest"
     service_name: str = "aos-sidecar"
+    verify_share: float = 0.05
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -159,4 +175,5 @@ class Settings:
                 environ, "POWERTOOLS_METRICS_NAMESPACE", d.metrics_namespace, _text
             ),
             service_name=_read(environ, "POWERTOOLS_SERVICE_NAME", d.service_name, _text),
+            verify_share=_read(environ, "AOS_VERIFY_SHARE", d.verify_share, _share),
         )

@@ -88,4 +88,5 @@ def build_sidecar(
         default_budget_s=settings.sot_budget_s,
         deadline_reserve_s=settings.deadline_reserve_s,
         stats_ttl_s=settings.stats_ttl_s,
+        verify_share=settings.verify_share,
     )

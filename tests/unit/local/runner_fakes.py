@@ -14,10 +14,11 @@ from sidecar_fn.errors import BatchFailed
 
 @dataclass
 class FakeReport:
-    """The BatchReport shape: counts, failures, duplicates."""
+    """The BatchReport shape: counts, failures, their errors, duplicates."""
 
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
     duplicates: int = 0
 
     def lambda_response(self) -> dict[str, Any]:
@@ -75,6 +76,7 @@ class FakeSidecar:
             if outcome == "failed":
                 report.counts["failed"] += 1
                 report.failures.append(item_id)
+                report.errors[item_id] = f"HTTP 503 on delivery {self.deliveries[item_id]}"
                 continue
             self.seen[item_id] = outcome
             if outcome in ("clean", "repaired"):
