@@ -103,7 +103,8 @@ class BatchReport:
     `counts` has one key per outcome (clean, repaired, malformed, unrepairable,
     retries_exhausted, failed) and sums to the number of records delivered; an item
     already recorded by an earlier delivery counts under that first outcome and also in
-    `duplicates`. `failures` lists the item ids to hand back to the trigger. `drift`
+    `duplicates` (their ids in `duplicate_ids`). `failures` lists the item ids to hand back
+    to the trigger. `drift`
     counts drift per kind and field, local repairs, verification and unexpected fields.
     """
 
@@ -113,6 +114,7 @@ class BatchReport:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     drifted: int = 0
     duplicates: int = 0
+    duplicate_ids: list[str] = field(default_factory=list)
     drift: DriftTally = field(default_factory=DriftTally)
 
     def lambda_response(self) -> dict[str, list[dict[str, str]]]:
@@ -762,6 +764,7 @@ class IngestSidecar:
             else:
                 outcome = result.outcome
                 report.duplicates += 1
+                report.duplicate_ids.append(item.item_id)
             report.outcomes[item.item_id] = outcome
             counts[outcome] = counts.get(outcome, 0) + 1
         return [result.written for result in results]
