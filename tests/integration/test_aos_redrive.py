@@ -150,3 +150,88 @@ def test_outage_then_redrive_then_report(
     for name, count in drifted_in_main.items():
         assert report["drift"][name] >= count
         assert report["repaired_fields"][name] == count
+
+
+def _dead_letters(redis_url: str, keyspace: KeySpace, farm_url: str, count: int) -> None:
+    from sidecar_fn.settings import Settings
+    from sidecar_fn.telemetry import NullMetrics
+    from sidecar_fn.wiring import build_sidecar
+    from tests.unit.sidecar.fakes import CapturedLogger
+
+    sidecar = build_sidecar(
+        Settings.from_env({**keyspace.env(), "REDIS_URL": redis_url, "FARM_URL": farm_url}),
+        metrics=NullMetrics(),
+        logger=CapturedLogger().logger,
+    )
+    items = [
+        (
+            f"orig-{n}",
+            json.dumps(
+                {"invoice_id": f"INV-{n + 1}", "total_amount": 1, "status": "PAID"}
+            ).encode(),
+        )
+        for n in range(count)
+    ]
+    sidecar.dead_letter(items, "retries_exhausted", "source of truth down")
+
+
+def test_two_concurrent_redrives_write_each_record_once(
+    healthy_farm: FarmServer, keyspace: KeySpace, redis_url: str, redis_client: redis.Redis
+) -> None:
+    import threading
+
+    from aos.redrive import Redrive, RedriveOptions
+    from sidecar_fn.settings import Settings
+    from sidecar_fn.telemetry import NullMetrics
+    from sidecar_fn.wiring import build_sidecar
+    from tests.unit.sidecar.fakes import CapturedLogger
+
+    _dead_letters(redis_url, keyspace, healthy_farm.url, 400)
+    settings = Settings.from_env(
+        {**keyspace.env(), "REDIS_URL": redis_url, "FARM_URL": healthy_farm.url}
+    )
+    summaries = []
+
+    def one() -> None:
+        client = redis.Redis.from_url(redis_url)
+        sidecar = build_sidecar(
+            settings, redis_client=client, metrics=NullMetrics(), logger=CapturedLogger().logger
+        )
+        runner = Redrive(client, sidecar, keyspace.dlq_stream, keyspace.stream)
+        summaries.append(
+            runner.run(RedriveOptions("retries_exhausted", batch_size=50, progress=False))
+        )
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    main, dlq = streams(redis_client, keyspace)
+    assert dlq == []
+    assert sorted(m["redriven_from"] for m in main) == sorted(f"orig-{n}" for n in range(400))
+    assert sum(s.repaired for s in summaries) == 400
+    assert sum(s.already_replayed for s in summaries) == sum(s.selected for s in summaries) - 400
+
+
+def test_a_replay_that_fails_again_keeps_its_attempt_count(
+    dead_farm: FarmServer, keyspace: KeySpace, redis_url: str, redis_client: redis.Redis
+) -> None:
+    _dead_letters(redis_url, keyspace, dead_farm.url, 3)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(REPO),
+        "REDIS_URL": redis_url,
+        "FARM_URL": dead_farm.url,
+        "AOS_SOT_MAX_ATTEMPTS": "1",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+        **keyspace.env(),
+    }
+    for attempt in (1, 2):
+        summary = last_json(aos("redrive", "--reason", "retries_exhausted", "--json", env=env))
+        assert summary["failed_again"] == 3 and summary["reconciled"] is True
+        _, dlq = streams(redis_client, keyspace)
+        assert len(dlq) == 3
+        assert {d["attempts"] for d in dlq} == {str(attempt)}
+        assert sorted(d["redriven_from"] for d in dlq) == ["orig-0", "orig-1", "orig-2"]
+        assert all(f"redrive attempt {attempt} failed" in d["error"] for d in dlq)
