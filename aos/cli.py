@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import redis
 
@@ -108,7 +108,7 @@ def settings_for(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
         raise CommandError(f"invalid setting: {exc}") from exc
 
 
-def _connect(settings: Settings) -> redis.Redis:
+def _connect(settings: Settings) -> Any:
     from sidecar_fn.wiring import build_redis_client
 
     client = build_redis_client(settings)
@@ -128,12 +128,14 @@ def run_report(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     """`aos report`."""
     from aos.report import build_report, hours_back, render_text
     from aos.stats_read import read_buckets
+    from sidecar_fn.keys import key_names
 
     settings = settings_for(args, dict(os.environ))
     client = _connect(settings)
     hours = hours_back(datetime.now(UTC), args.hours)
     try:
-        buckets = read_buckets(client, settings.source_id, hours)
+        names = key_names(settings.stream, settings.dlq_stream, cluster=settings.redis_cluster)
+        buckets = read_buckets(client, names, settings.source_id, hours)
     except redis.RedisError as exc:
         raise CommandError(f"cannot read statistics: {exc}") from exc
     finally:

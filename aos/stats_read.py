@@ -5,17 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-
-def bucket_key(source_id: str, hour: str) -> str:
-    """`aos:stats:<source_id>:<YYYYMMDDHH>`."""
-    return f"aos:stats:{source_id}:{hour}"
+from sidecar_fn.keys import KeyNames
 
 
-def read_buckets(client: Any, source_id: str, hours: Sequence[str]) -> dict[str, dict[str, int]]:
+def read_buckets(
+    client: Any, names: KeyNames, source_id: str, hours: Sequence[str]
+) -> dict[str, dict[str, int]]:
     """The statistics hash of each hour that has one, as field -> count."""
     pipe = client.pipeline(transaction=False)
     for hour in hours:
-        pipe.hgetall(bucket_key(source_id, hour))
+        pipe.hgetall(names.stats_key(source_id, hour))
     found: dict[str, dict[str, int]] = {}
     for hour, fields in zip(hours, pipe.execute(), strict=True):
         if fields:

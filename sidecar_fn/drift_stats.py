@@ -106,7 +106,8 @@ def replay_contribution(
 class BatchStats:
     """The distinct contributions of a batch and each item's index into them (0: none)."""
 
-    key: str
+    hour: str
+    """The bucket's UTC hour, `YYYYMMDDHH` (the sink names the key, see sidecar_fn.keys)."""
     ttl_s: int
     contributions: list[Contribution] = field(default_factory=lambda: [NOTHING])
     positions: list[int] = field(default_factory=list)

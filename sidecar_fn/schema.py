@@ -42,6 +42,9 @@ class FieldSpec:
     enum: frozenset[Any] | None = None
     aliases: tuple[str, ...] = ()
     allow_empty: bool = False
+    salesforce: Any = field(default=None, compare=False)
+    """The Salesforce field(s) this field is read from, as the schema names them (see
+    `salesforce_fields`); None for the built-in mapping."""
 
     def accepts(self, value: Any) -> bool:
         """True when `value` is present, non-null, non-empty (for a string unless
@@ -145,6 +148,7 @@ def _field(name: str, spec: Any) -> FieldSpec:
         frozenset(enum) if enum is not None else None,
         tuple(aliases),
         allow_empty,
+        spec.get("salesforce"),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from aws_lambda_powertools import Logger
 
+from sidecar_fn.dedupe import keyed_by_version
 from sidecar_fn.drift import drifted_fields, lookup_problem
 from sidecar_fn.drift_kinds import unexpected_fields
 from sidecar_fn.drift_stats import (
@@ -22,9 +23,9 @@ from sidecar_fn.drift_stats import (
     BatchStats,
     Contribution,
     ContributionCache,
+    bucket_hour,
     contribution,
     replay_contribution,
-    stats_key,
     unexpected_names,
 )
 from sidecar_fn.envelope import build_meta, dump_envelope, format_received_at
@@ -35,6 +36,7 @@ from sidecar_fn.errors import (
     SourceUnavailable,
     Unrepairable,
 )
+from sidecar_fn.fifo import hold_back_after_failure, message_groups
 from sidecar_fn.healing import DriftTally, Healer, Triage
 from sidecar_fn.local_repair import SOURCE_OF_TRUTH
 from sidecar_fn.malformed import malformed_error
@@ -131,6 +133,19 @@ class BatchReport:
         return {**self.counts, "drifted": self.drifted, "duplicates": self.duplicates}
 
 
+def _records_of(items: Sequence[tuple[str, bytes]]) -> dict[int, dict[str, Any]]:
+    """The JSON objects among raw `(item_id, raw)` pairs, by index."""
+    records: dict[int, dict[str, Any]] = {}
+    for index, (_, raw) in enumerate(items):
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if type(record) is dict:
+            records[index] = record
+    return records
+
+
 class IngestSidecar:
     """Detects drift, repairs from the source of truth, wraps and pushes records.
 
@@ -153,6 +168,7 @@ class IngestSidecar:
         clock: Callable[[], datetime] = _utcnow,
         verify_share: float = 0.05,
         stats_ttl_s: int = STATS_TTL_S,
+        dedupe_fields: tuple[str, ...] = (),
     ) -> None:
         self.source_id = source_id
         self.schema = schema
@@ -166,6 +182,7 @@ class IngestSidecar:
         self._clock = clock
         self.healer = Healer(schema, verify_share=verify_share)
         self._stats_ttl_s = stats_ttl_s
+        self.dedupe_fields = dedupe_fields
         self._contributions = ContributionCache()
         self.record_log = RecordLog(logger)
         self._fetch_pool: ThreadPoolExecutor | None = None
@@ -232,7 +249,7 @@ class IngestSidecar:
 
     def handle_batch(self, event: Mapping[str, Any], context: Any = None) -> BatchReport:
         """Process one SQS or Kinesis event; see BatchReport."""
-        return self._process(parse_event(event), self._budget(context))
+        return self._process(parse_event(event), self._budget(context), message_groups(event))
 
     def invoke(self, event: Mapping[str, Any], context: Any = None) -> BatchReport:
         """`handle_batch` with Lambda's error semantics: raise BatchFailed, after the
@@ -263,14 +280,14 @@ class IngestSidecar:
         """
         if not replays:
             return BatchReport()
-        hours = {stats_key(self.source_id, r.received_at) for r in replays}
+        hours = {bucket_hour(r.received_at) for r in replays}
         if len(hours) != 1:
             raise ValueError("replays of one call must share the hour of their received_at")
         items = [Item(r.item_id, r.raw) for r in replays]
         by_id = {r.item_id: r for r in replays}
         if len(by_id) != len(replays):
             raise ValueError("replay item ids must be distinct")
-        return self._process(items, budget_s or self._default_budget_s, by_id)
+        return self._process(items, budget_s or self._default_budget_s, replays=by_id)
 
     def dead_letter(
         self,
@@ -293,10 +310,12 @@ class IngestSidecar:
             raise ValueError("replays must align with items")
         entries = [SinkEntry(item_id, reason, raw, error) for item_id, raw in items]
         received_at = format_received_at(self._clock())
+        if self.dedupe_fields and replays is None:
+            keyed_by_version(entries, _records_of(items), self.dedupe_fields)
         if replays is None:
             stats: BatchStats | None = None
             if self._stats_ttl_s:
-                stats = BatchStats(stats_key(self.source_id, received_at), self._stats_ttl_s)
+                stats = BatchStats(bucket_hour(received_at), self._stats_ttl_s)
                 for _, raw in items:
                     stats.add(_raw_contribution(raw, reason, self.schema))
             results = self.sink.push(
@@ -306,9 +325,9 @@ class IngestSidecar:
         else:
             by_bucket: dict[str, list[Replay]] = {}
             for r in replays:
-                by_bucket.setdefault(stats_key(self.source_id, r.received_at), []).append(r)
-            for key, group in by_bucket.items():
-                stats = BatchStats(key, self._stats_ttl_s) if self._stats_ttl_s else None
+                by_bucket.setdefault(bucket_hour(r.received_at), []).append(r)
+            for hour, group in by_bucket.items():
+                stats = BatchStats(hour, self._stats_ttl_s) if self._stats_ttl_s else None
                 if stats is not None:
                     stats.extend(replay_contribution(r.previous_reason, reason) for r in group)
                 group_entries = [SinkEntry(r.item_id, reason, r.raw, error) for r in group]
@@ -336,6 +355,7 @@ class IngestSidecar:
         self,
         items: Sequence[Item],
         budget_s: float,
+        fifo_groups: Sequence[str | None] | None = None,
         replays: Mapping[str, Replay] | None = None,
     ) -> BatchReport:
         now = self._clock()
@@ -348,6 +368,7 @@ class IngestSidecar:
         entries: list[SinkEntry] = []
         pending: list[tuple[int, Triage, tuple[str, ...]]] = []
         drifts: Drifts = {}
+        parsed: dict[int, dict[str, Any]] = {}
         clean: list[tuple[int, Item, dict[str, Any]]] = []
         warnings: list[LogLine] = []
         drift_lines: list[LogLine] = []
@@ -372,6 +393,7 @@ class IngestSidecar:
                     )
                 )
                 continue
+            parsed[len(entries)] = record
             drifted = drifted_fields(record, schema)
             if not drifted:
                 if known is not None and not known.issuperset(record):
@@ -470,6 +492,11 @@ class IngestSidecar:
             self._repair_pending(
                 items, entries, pending, fetched, fetch_error, received_at, report, replays
             )
+        if fifo_groups is not None:
+            for index, reason in hold_back_after_failure(entries, fifo_groups).items():
+                report.errors[items[index].item_id] = reason
+        if self.dedupe_fields and replays is None:
+            keyed_by_version(entries, parsed, self.dedupe_fields)
         stats: BatchStats | None = None
         retire: list[Retirement | None] | None = None
         if replays is not None:
@@ -686,7 +713,7 @@ class IngestSidecar:
         only_declared = declared.issuperset
         most = len(declared)
         cached = self._contributions.get
-        stats = BatchStats(stats_key(self.source_id, received_at), self._stats_ttl_s)
+        stats = BatchStats(bucket_hour(received_at), self._stats_ttl_s)
         index = stats.index
         positions = [index(_MALFORMED_CONTRIBUTION)] * len(entries)
         clean_index = index(_CLEAN_CONTRIBUTION)
@@ -715,7 +742,7 @@ class IngestSidecar:
     ) -> BatchStats:
         """Each replay moves its record from its old reason to its new outcome."""
         first = replays[entries[0].item_id]
-        stats = BatchStats(stats_key(self.source_id, first.received_at), self._stats_ttl_s)
+        stats = BatchStats(bucket_hour(first.received_at), self._stats_ttl_s)
         for index, entry in enumerate(entries):
             if entry.outcome == PROBE:
                 stats.add(NOTHING)

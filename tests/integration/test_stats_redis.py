@@ -184,7 +184,7 @@ def test_the_script_adds_what_the_python_reference_says_for_new_items_only(
     entries = [SinkEntry(f"i{n}", "clean", b"{}", "") for n in range(600)]
     contributions = [contribution("clean", unexpected=(f"f{n % distinct}",)) for n in range(600)]
     sink.push(entries[::3], source_id=keyspace.source_id, received_at="2026-01-01T00:00:00Z")
-    stats = BatchStats(f"aos:stats:{keyspace.source_id}:2026010100", 60)
+    stats = BatchStats("2026010100", 60)
     stats.extend(contributions)
     results = sink.push(
         entries, source_id=keyspace.source_id, received_at="2026-01-01T00:00:00Z", stats=stats
