@@ -41,6 +41,9 @@ class NoMetrics:
     def publish(self, counts: Mapping[str, int]) -> None:
         """Discard."""
 
+    def publish_by_field(self, metric: str, counts: Mapping[str, int]) -> None:
+        """Discard."""
+
 
 def event(start: int, size: int, drift: float) -> dict[str, Any]:
     records = []
