@@ -21,7 +21,13 @@ from local.events import EventFactory
 from local.farm_stream import MAX_PAGE, FarmError, FarmStream
 from local.pages import RetryingFetch, read_records
 from local.progress import make_progress
-from local.redis_state import Checkpoints, RedisStateError, entries_added
+from local.redis_state import (
+    Checkpoints,
+    RedisStateError,
+    entries_added,
+    last_entry_id,
+    stream_identity,
+)
 from local.samples import format_samples
 from local.services import (
     SetupError,
@@ -29,17 +35,23 @@ from local.services import (
     check_farm,
     configure_sidecar_output,
     connect_redis,
+    deadline_reserve,
     farm_url,
     redact_url,
     sidecar_environment,
     stream_names,
 )
+from local.sqs_endpoint import sqs_target
 from local.summary import RunSummary, RunTotals, lookup_cache_counts
 
 PROG = "run_sidecar.py"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_COUNT = 1000
 DEFAULT_BATCH = {"farm": 100, "sqs": 10}
+
+
+class UsageError(Exception):
+    """A flag's value conflicts with the configuration; reported like a bad flag (status 2)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,7 +92,7 @@ def _source(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The runner's flags (SPEC section 3, plus what a user of the runner needs)."""
+    """The runner's flags (docs/contract.md section 9)."""
     parser = _Parser(
         prog=PROG,
         description=(
@@ -128,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="start at this cursor instead of the stored checkpoint",
     )
     what.add_argument(
+        "--rewind-checkpoint",
+        action="store_true",
+        help="store this run's cursor even when it is behind the checkpoint"
+        " (default: the checkpoint never moves back)",
+    )
+    what.add_argument(
         "--page-size",
         type=_bounded_int(1, MAX_PAGE),
         default=MAX_PAGE,
@@ -166,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=30.0,
         metavar="SECONDS",
-        help="invocation timeout seen by the handler's context (default 30)",
+        help="invocation timeout seen by the handler's context (default 30); must exceed the"
+        " sidecar's deadline reserve (AOS_DEADLINE_RESERVE_SECONDS, 1 s by default)",
     )
     keys = parser.add_argument_group("keys (default: $AOS_SOURCE_ID, $AOS_STREAM, $AOS_DLQ_STREAM)")
     keys.add_argument("--source-id", help="source name (default mulesoft-invoices)")
@@ -234,6 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     notice = _say(sys.stderr)
     try:
         return _run(args, notice)
+    except UsageError as exc:
+        notice(f"error: {exc} (see --help)")
+        return EXIT_USAGE
     except SetupError as exc:
         notice(f"error: {exc}")
         return EXIT_ERROR
@@ -255,7 +277,19 @@ def _closing(resource: Any) -> Iterator[Any]:
         resource.close()
 
 
+def check_timeout(timeout_s: float, reserve_s: float) -> None:
+    """Refuse an invocation timeout that leaves the sidecar no time for the source of truth."""
+    if timeout_s <= reserve_s:
+        raise UsageError(
+            f"--timeout {timeout_s:g} is at or below the sidecar's deadline reserve of"
+            f" {reserve_s:g} s (AOS_DEADLINE_RESERVE_SECONDS): no time would be left to ask"
+            " the source of truth, and every drifted record would end as retries_exhausted;"
+            f" give a timeout above {reserve_s:g} s"
+        )
+
+
 def _run(args: argparse.Namespace, notice: Callable[[str], None]) -> int:
+    check_timeout(args.timeout, deadline_reserve(os.environ))
     configure_sidecar_output(args.log_level)
     redis_url = args.redis_url or os.environ.get("REDIS_URL") or None
     connection = connect_redis(redis_url)
@@ -303,16 +337,21 @@ def _run_farm(
 ) -> int:
     source_id: str = sidecar.source_id
     stream, dlq_stream = stream_names(env)
-    checkpoints = Checkpoints(client, source_id)
+    checkpoints = Checkpoints(
+        client,
+        source_id,
+        stream_identity(args.seed, args.chaos),
+        rewind=args.rewind_checkpoint,
+    )
     try:
         stored = checkpoints.load()
         main_before, dlq_before = entries_added(client, stream), entries_added(client, dlq_stream)
+        samples_after = (last_entry_id(client, stream), last_entry_id(client, dlq_stream))
     except RedisStateError as exc:
         raise SetupError(str(exc)) from exc
     start = args.from_cursor if args.from_cursor is not None else (stored or 0)
     count = None if args.follow else (args.count or DEFAULT_COUNT)
-    if stored is not None and args.from_cursor is None:
-        notice(f"resuming {source_id} at cursor {stored} ({checkpoints.key})")
+    _checkpoint_notices(checkpoints, stored, args.from_cursor, notice)
     settings = EmulatorSettings(
         batch_size=args.batch_size or DEFAULT_BATCH["farm"],
         max_attempts=args.max_attempts,
@@ -373,11 +412,15 @@ def _run_farm(
             "batch_size": settings.batch_size,
             **lookup_cache_counts(sidecar),
         },
+        checkpoint=checkpoints.stored,
+        checkpoint_key=checkpoints.key,
     )
     print(summary.to_text())
     if not args.json and not args.quiet and error is None and totals.read:
         with contextlib.suppress(Exception):
-            samples = format_samples(client, stream, dlq_stream, limit=args.samples)
+            samples = format_samples(
+                client, stream, dlq_stream, limit=args.samples, after=samples_after
+            )
             if samples:
                 print(samples)
     if args.json:
@@ -394,14 +437,43 @@ def _run_farm(
     return EXIT_OK
 
 
+def _checkpoint_notices(
+    checkpoints: Checkpoints,
+    stored: int | None,
+    from_cursor: int | None,
+    notice: Callable[[str], None],
+) -> None:
+    """Say where the run starts relative to the stored checkpoint."""
+    if stored is None:
+        return
+    if checkpoints.adopted_legacy is not None:
+        notice(
+            f"no checkpoint at {checkpoints.key}; adopting {checkpoints.legacy_key} ="
+            f" {stored} (shared by every stream before checkpoints were kept per stream);"
+            " it moves to the new key at the first checkpoint"
+        )
+    if from_cursor is None:
+        notice(f"resuming at cursor {stored} ({checkpoints.key})")
+    elif from_cursor < stored and not checkpoints.rewind:
+        notice(
+            f"starting at cursor {from_cursor}, behind the checkpoint {stored}"
+            f" ({checkpoints.key}), which stays there (--rewind-checkpoint moves it back)"
+        )
+
+
 def _run_sqs(args: argparse.Namespace, env: dict[str, str], client: Any) -> int:
     try:
+        import boto3
+
         from local.sqs_source import run_sqs_source
     except ImportError as exc:
         raise SetupError(f"the SQS source is not available: {exc}") from exc
-    queue_url = args.source.removeprefix("sqs://")
-    if not queue_url.startswith(("http://", "https://")):
-        queue_url = f"https://{queue_url}"
+    try:
+        target = sqs_target(args.source, os.environ)
+    except ValueError as exc:
+        raise SetupError(str(exc)) from exc
+    queue_url = target.queue_url
+    sqs_client = boto3.client("sqs", endpoint_url=target.endpoint_url, region_name=target.region)
     batch_size = args.batch_size or DEFAULT_BATCH["sqs"]
     max_batches = None if args.follow or args.count is None else math.ceil(args.count / batch_size)
     sidecar = build_sidecar(env, client)
@@ -412,6 +484,7 @@ def _run_sqs(args: argparse.Namespace, env: dict[str, str], client: Any) -> int:
             sidecar,
             batch_size=batch_size,
             max_batches=max_batches,
+            sqs_client=sqs_client,
             stop_when_empty=not args.follow,
         )
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ from local.events import EventFactory, StreamRecord
 from local.lambda_context import LambdaContext
 from local.pages import batches
 from local.summary import RunTotals
+from sidecar_fn.errors import BatchFailed
 
 RETRIES_EXHAUSTED = "retries_exhausted"
 
@@ -21,7 +22,8 @@ class BatchReportLike(Protocol):
     """What `handle_batch` returns: the Lambda response and per-outcome counts.
 
     An item that an earlier delivery already finished counts under its first outcome;
-    an optional `duplicates` attribute says how many such items the batch held.
+    an optional `duplicates` attribute says how many such items the batch held, and an
+    optional `errors` mapping (item id -> error) why each failed item could not be finished.
     """
 
     @property
@@ -35,8 +37,9 @@ class BatchReportLike(Protocol):
 class SidecarLike(Protocol):
     """The two sidecar operations the event source mapping needs."""
 
-    def handle_batch(self, event: dict[str, Any], context: Any) -> BatchReportLike:
-        """Process one event; items that cannot be finished now come back as failures."""
+    def invoke(self, event: dict[str, Any], context: Any) -> BatchReportLike:
+        """Process one event as the Lambda handler does; items that cannot be finished now
+        come back as failures, and BatchFailed is raised when every item failed."""
 
     def dead_letter(self, items: Sequence[tuple[str, bytes]], reason: str, error: str) -> None:
         """Push `(item_id, raw)` pairs to the dead-letter stream, idempotently."""
@@ -76,7 +79,8 @@ class Emulator:
     reason `retries_exhausted`. Only then is the batch accounted for and the cursor
     after it checkpointed, so a run killed at any point restarts without a gap, and the
     sidecar's idempotency makes the replayed batch harmless. An invocation that raises,
-    or answers ids it was not given, fails the whole batch, as in Lambda.
+    or answers ids it was not given, fails the whole batch, as in Lambda; BatchFailed (the
+    sidecar's "every record handed back") is such an error.
     """
 
     def __init__(
@@ -152,15 +156,16 @@ class Emulator:
         pending = [(self._events.item_id(record.sequence), record) for record in batch]
         attempt = 1
         replays_known = False
+        last_errors: dict[str, str] = {}
         while True:
-            failed, reason, duplicates = self._deliver(pending, attempt, counts)
+            failed, duplicates = self._deliver(pending, attempt, counts, last_errors)
             if duplicates is not None and not replays_known:
                 counts.already_processed = duplicates
                 replays_known = True
             if not failed:
                 return counts
             if attempt >= self._settings.max_attempts:
-                self._dead_letter(failed, attempt, reason)
+                self._dead_letter(failed, attempt, last_errors)
                 counts.retries_exhausted += len(failed)
                 return counts
             counts.retries += len(failed)
@@ -169,39 +174,77 @@ class Emulator:
             attempt += 1
 
     def _deliver(
-        self, pending: list[tuple[str, StreamRecord]], attempt: int, counts: RunTotals
-    ) -> tuple[list[tuple[str, StreamRecord]], str, int | None]:
+        self,
+        pending: list[tuple[str, StreamRecord]],
+        attempt: int,
+        counts: RunTotals,
+        last_errors: dict[str, str],
+    ) -> tuple[list[tuple[str, StreamRecord]], int | None]:
+        """One delivery of `pending`: the items to deliver again and the duplicates count.
+
+        `last_errors` keeps, per failed item, the last error that says why: the
+        sidecar's own (e.g. the source of truth's 503), else what failed the invocation.
+        """
         event = self._events.build(
             [record for _, record in pending], attempt=attempt, now_ms=self._now_ms()
         )
         context = LambdaContext(timeout_ms=self._settings.invocation_timeout_ms)
         counts.invocations += 1
         try:
-            report = self._sidecar.handle_batch(event, context)
+            report = self._sidecar.invoke(event, context)
             response = report.lambda_response()
+        except BatchFailed as exc:  # an error for Lambda; every record handed back
+            counts.failed_invocations += 1
+            reason = str(exc)
+            self._report(f"delivery {attempt} of {len(pending)} records failed: {reason}")
+            errors = getattr(exc.report, "errors", None)
+            errors = errors if isinstance(errors, Mapping) else {}
+            for item_id, _ in pending:
+                error = errors.get(item_id)
+                last_errors[item_id] = error if isinstance(error, str) and error else reason
+            return pending, int(getattr(exc.report, "duplicates", 0))
         except Exception as exc:  # Lambda turns any handler error into a failed batch
             counts.failed_invocations += 1
             reason = f"handler raised {type(exc).__name__}: {exc}"
             self._report(f"delivery {attempt} of {len(pending)} records failed: {reason}")
-            return pending, reason, None
+            last_errors.update((item_id, reason) for item_id, _ in pending)
+            return pending, None
         duplicates = int(getattr(report, "duplicates", 0))
         failed_ids = reported_failures(response, [item_id for item_id, _ in pending])
         if failed_ids is None:
             counts.failed_invocations += 1
             reason = "handler answered invalid batchItemFailures"
             self._report(f"delivery {attempt} of {len(pending)} records failed: {reason}")
-            return pending, reason, duplicates
+            last_errors.update((item_id, reason) for item_id, _ in pending)
+            return pending, duplicates
         counts.add_outcomes(report.counts)
         failed = [(item_id, record) for item_id, record in pending if item_id in failed_ids]
-        return failed, "listed in batchItemFailures", duplicates
+        errors = getattr(report, "errors", None)
+        errors = errors if isinstance(errors, Mapping) else {}
+        for item_id, _ in failed:
+            error = errors.get(item_id)
+            if isinstance(error, str) and error:
+                last_errors[item_id] = error
+            else:
+                last_errors.setdefault(item_id, "listed in batchItemFailures, no error given")
+        return failed, duplicates
 
     def _dead_letter(
-        self, failed: list[tuple[str, StreamRecord]], attempts: int, reason: str
+        self,
+        failed: list[tuple[str, StreamRecord]],
+        attempts: int,
+        last_errors: Mapping[str, str],
     ) -> None:
-        error = f"not processed after {attempts} deliveries (last: {reason})"
-        items = [(item_id, record.raw()) for item_id, record in failed]
+        """Dead-letter `failed` as retries_exhausted, each with its last real error."""
+        by_error: dict[str, list[tuple[str, bytes]]] = {}
+        for item_id, record in failed:
+            last = last_errors.get(item_id, "listed in batchItemFailures, no error given")
+            error = f"not processed after {attempts} deliveries; last error: {last}"
+            by_error.setdefault(error, []).append((item_id, record.raw()))
+        items = [item for group in by_error.values() for item in group]
         try:
-            self._sidecar.dead_letter(items, RETRIES_EXHAUSTED, error)
+            for error, group in by_error.items():
+                self._sidecar.dead_letter(group, RETRIES_EXHAUSTED, error)
         except Exception as exc:
             raise RunAborted(
                 f"cannot dead-letter {len(items)} records after {attempts} deliveries:"

@@ -34,11 +34,29 @@ def _run_digest(seed: int, chaos: bool) -> str:
     return hashlib.sha256(f"aos-runner:{seed}:{int(chaos)}".encode()).hexdigest()
 
 
+def record_id(seed: int, chaos: bool, sequence: int) -> str:
+    """The identity of the stream record at `sequence`, the same in every event shape.
+
+    A decimal string shaped like a Kinesis sequence number (`49`, 18 digits of the run's
+    digest, the chaos digit, the position on 20 digits): it is the Kinesis
+    `sequenceNumber` and the SQS `messageId` alike, so the sidecar's idempotency marker
+    for a record is the same whichever shape delivered it.
+    """
+    if seed < 0:
+        raise ValueError("seed must be >= 0")
+    if not 0 <= sequence < _MAX_SEQUENCE:
+        raise ValueError(f"sequence {sequence} out of range")
+    digest = _run_digest(seed, chaos)
+    return f"49{int(digest[20:40], 16) % 10**18:018d}{int(chaos)}{sequence:020d}"
+
+
 class EventFactory:
     """Builds trigger events whose item ids depend only on (seed, chaos, sequence).
 
-    A restarted run therefore delivers the same ids again, and the sidecar's idempotency
-    keeps a replayed record out of the streams.
+    The id does not depend on the event shape: a record delivered as SQS and later as
+    Kinesis (or the reverse) carries the same id, so a restarted or replayed run, in
+    either shape, delivers ids the sidecar has seen and its idempotency keeps the
+    record out of the streams.
     """
 
     def __init__(self, source: EventSource, *, seed: int, chaos: bool) -> None:
@@ -47,17 +65,13 @@ class EventFactory:
         if seed < 0:
             raise ValueError("seed must be >= 0")
         self.source: EventSource = source
-        digest = _run_digest(seed, chaos)
-        self._uuid_prefix = f"{digest[0:8]}-{digest[8:12]}-4{digest[13:16]}-8{digest[17:20]}-"
-        self._kinesis_prefix = f"49{int(digest[20:40], 16) % 10**18:018d}{int(chaos)}"
+        self._prefix = record_id(seed, chaos, 0)[:-20]
 
     def item_id(self, sequence: int) -> str:
         """The trigger's id for the record at `sequence` (messageId or sequenceNumber)."""
         if not 0 <= sequence < _MAX_SEQUENCE:
             raise ValueError(f"sequence {sequence} out of range")
-        if self.source == "sqs":
-            return f"{self._uuid_prefix}{sequence:012x}"
-        return f"{self._kinesis_prefix}{sequence:020d}"
+        return f"{self._prefix}{sequence:020d}"
 
     def build(
         self, records: Sequence[StreamRecord], *, attempt: int, now_ms: int

@@ -13,10 +13,17 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+def _newer_than(client: redis.Redis, stream: str, after: str, count: int) -> list[Any]:
+    """The newest `count` entries of `stream` added after the entry id `after`, newest first."""
+    entries: Any = client.xrevrange(stream, max="+", min=after, count=count + 1)
+    return [entry for entry in entries if _text(entry[0]) != after][:count]
+
+
 def repaired_envelopes(
-    client: redis.Redis, stream: str, *, limit: int, scan: int = 2000
+    client: redis.Redis, stream: str, *, limit: int, after: str = "0-0", scan: int = 2000
 ) -> list[Any]:
-    """Up to `limit` repaired envelopes among the newest `scan` entries, oldest first.
+    """Up to `limit` repaired envelopes among the newest `scan` entries added after the
+    entry id `after` (this run's entries), oldest first.
 
     Envelopes whose `vendor_id` was repaired (the usual drift) are preferred.
     """
@@ -24,7 +31,7 @@ def repaired_envelopes(
         return []
     found: list[tuple[int, Any]] = []
     others: list[tuple[int, Any]] = []
-    entries: Any = client.xrevrange(stream, count=scan)
+    entries = _newer_than(client, stream, after, scan)
     for age, (_entry_id, fields) in enumerate(entries):
         raw = fields.get(b"envelope", fields.get("envelope"))
         if raw is None:
@@ -45,23 +52,34 @@ def repaired_envelopes(
     return [envelope for _age, envelope in chosen]
 
 
-def latest_dead_letter(client: redis.Redis, stream: str) -> dict[str, str] | None:
-    """The newest dead-letter entry's fields, as text, or None."""
-    entries: Any = client.xrevrange(stream, count=1)
+def latest_dead_letter(
+    client: redis.Redis, stream: str, *, after: str = "0-0"
+) -> dict[str, str] | None:
+    """The newest dead-letter entry added after the entry id `after`, as text, or None."""
+    entries = _newer_than(client, stream, after, 1)
     if not entries:
         return None
     _entry_id, fields = entries[0]
     return {_text(key): _text(value) for key, value in fields.items()}
 
 
-def format_samples(client: redis.Redis, stream: str, dlq_stream: str, *, limit: int) -> str:
-    """Repaired envelopes and one dead letter, ready to print; empty when there are none."""
+def format_samples(
+    client: redis.Redis,
+    stream: str,
+    dlq_stream: str,
+    *,
+    limit: int,
+    after: tuple[str, str] = ("0-0", "0-0"),
+) -> str:
+    """Repaired envelopes and one dead letter added after the entry ids `after` (main,
+    dead-letter: where the streams stood when the run began), ready to print; empty when
+    the run added none."""
     parts = []
-    envelopes = repaired_envelopes(client, stream, limit=limit)
+    envelopes = repaired_envelopes(client, stream, limit=limit, after=after[0])
     if envelopes:
         parts.append(f"Sample of repaired envelopes ({stream}):")
         parts += [json.dumps(envelope, indent=2, ensure_ascii=False) for envelope in envelopes]
-    dead = latest_dead_letter(client, dlq_stream) if limit > 0 else None
+    dead = latest_dead_letter(client, dlq_stream, after=after[1]) if limit > 0 else None
     if dead is not None:
         raw = dead.get("raw", "")
         dead["raw"] = raw if len(raw) <= 120 else raw[:120] + "..."

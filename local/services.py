@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -120,16 +121,33 @@ def sidecar_environment(
 
 
 def build_sidecar(env: Mapping[str, str], redis_client: redis.Redis) -> Any:
-    """The sidecar built from `env` exactly as the handler builds it, on `redis_client`."""
+    """The sidecar built from `env` exactly as the handler builds it, on `redis_client`,
+    logging to stderr (stdout is the summary's)."""
     try:
         from sidecar_fn.errors import SidecarError
         from sidecar_fn.settings import Settings
+        from sidecar_fn.telemetry import build_logger
         from sidecar_fn.wiring import build_sidecar as wire
     except ImportError as exc:
         raise SetupError(f"the sidecar package cannot be imported: {exc}") from exc
     try:
-        return wire(Settings.from_env(env), redis_client=redis_client)
+        settings = Settings.from_env(env)
+        logger = build_logger(settings.service_name, stream=sys.stderr)
+        return wire(settings, redis_client=redis_client, logger=logger)
     except (SidecarError, ValueError, OSError) as exc:
+        raise SetupError(f"invalid sidecar configuration: {exc}") from exc
+
+
+def deadline_reserve(env: Mapping[str, str]) -> float:
+    """The sidecar's deadline reserve in seconds (AOS_DEADLINE_RESERVE_SECONDS)."""
+    try:
+        from sidecar_fn.errors import SidecarError
+        from sidecar_fn.settings import Settings
+    except ImportError as exc:
+        raise SetupError(f"the sidecar package cannot be imported: {exc}") from exc
+    try:
+        return Settings.from_env(env).deadline_reserve_s
+    except SidecarError as exc:
         raise SetupError(f"invalid sidecar configuration: {exc}") from exc
 
 

@@ -74,6 +74,8 @@ class RunSummary:
     interrupted: bool = False
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    checkpoint: int | None = None
+    checkpoint_key: str | None = None
 
     @property
     def records_per_second(self) -> float:
@@ -116,6 +118,8 @@ class RunSummary:
             "farm_url": self.farm_url,
             "interrupted": self.interrupted,
             "error": self.error,
+            "checkpoint": self.checkpoint,
+            "checkpoint_key": self.checkpoint_key,
             **self.extra,
         }
 
@@ -146,7 +150,11 @@ class RunSummary:
             hits = int(self.extra.get("sot_cache_hits", 0))
             rate = f"{100 * hits / lookups:.1f}%" if lookups else "-"
             lines.append(f"  {'lookup cache hits':<22}{hits:>10,}  of {lookups:,} lookups ({rate})")
-        lines.append(f"  {'cursor':<22}{t.start_cursor:>10,}  -> {t.next_cursor:,} (checkpointed)")
+        if self.checkpoint is None or self.checkpoint == t.next_cursor:
+            stored = "checkpointed"
+        else:
+            stored = f"checkpoint stays at {self.checkpoint:,}"
+        lines.append(f"  {'cursor':<22}{t.start_cursor:>10,}  -> {t.next_cursor:,} ({stored})")
         if self.reconciled:
             verdict = f"yes: {self.main_added:,} main + {self.dlq_added:,} dead letters"
             if t.already_processed:

@@ -35,18 +35,18 @@ local out, n = {{}}, 0
 for i = 7, #ARGV, 4 do
   local item, outcome = ARGV[i], ARGV[i + 1]
   local key = prefix .. item
+  local seen = redis.call('GET', key)
   n = n + 1
-  if outcome == '' then
-    out[n] = redis.call('GET', key) or ''
-  elseif redis.call('SET', key, outcome, 'NX', 'EX', ttl) then
+  if seen or outcome == '' then
+    out[n] = seen or ''
+  else
     if outcome == '{MAIN_OUTCOMES[0]}' or outcome == '{MAIN_OUTCOMES[1]}' then
       xadd(KEYS[1], main_maxlen, '{ENVELOPE_FIELD}', ARGV[i + 2])
     else
       xadd(KEYS[2], dlq_maxlen, {_DLQ_PAIRS})
     end
+    redis.call('SET', key, outcome, 'EX', ttl)
     out[n] = 1
-  else
-    out[n] = redis.call('GET', key) or ''
   end
 end
 return out
@@ -69,10 +69,14 @@ def seen_key_prefix(source_id: str) -> str:
 
 
 class RedisStreamSink:
-    """StreamSink on Redis: for each entry `SET NX` the seen key, then `XADD` only if new.
+    """StreamSink on Redis: for each new entry `XADD` first, then `SET` its seen key.
 
     The whole batch is one EVALSHA (a single round trip, atomic on the server), so two
-    concurrent deliveries of the same item produce exactly one stream entry. The command
+    concurrent deliveries of the same item produce exactly one stream entry. Redis does
+    not roll a script back when a command in it fails (out of memory, a wrong-typed key):
+    the entries before the failure stay written with their markers, the failing one has
+    neither, and the batch is reported unwritten. Its redelivery finds the earlier items
+    already recorded and writes the rest, so a marker never stands without its entry. The command
     is serialised here with one `bytes.join` and sent on a pooled connection: packing a
     few thousand arguments through the client's generic packer costs more than Redis
     takes to run the script.

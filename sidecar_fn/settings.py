@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -30,17 +31,31 @@ def _positive_int(raw: str) -> int:
     return value
 
 
-def _positive_float(raw: str) -> float:
+def _finite(raw: str) -> float:
     value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = _finite(raw)
     if not value > 0:
         raise ValueError("must be a positive number")
     return value
 
 
 def _non_negative_float(raw: str) -> float:
-    value = float(raw)
+    value = _finite(raw)
     if not value >= 0:
         raise ValueError("must be zero or a positive number")
+    return value
+
+
+def _share(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("must be a number from 0 to 1")
     return value
 
 
@@ -71,7 +86,7 @@ def _text(raw: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the sidecar reads from its environment (SPEC section 2, plus tuning knobs).
+    """Everything the sidecar reads from its environment (docs/contract.md section 6).
 
     The API token is kept out of `repr` so that a logged settings object never carries it.
     """
@@ -100,6 +115,7 @@ class Settings:
     breaker_reset_s: float = 10.0
     metrics_namespace: str = "AOS/Ingest"
     service_name: str = "aos-sidecar"
+    verify_share: float = 0.05
     sot_cache_ttl_s: float = 0.0
     sot_cache_max_entries: int = 10_000
 
@@ -151,6 +167,7 @@ class Settings:
                 environ, "POWERTOOLS_METRICS_NAMESPACE", d.metrics_namespace, _text
             ),
             service_name=_read(environ, "POWERTOOLS_SERVICE_NAME", d.service_name, _text),
+            verify_share=_read(environ, "AOS_VERIFY_SHARE", d.verify_share, _share),
             sot_cache_ttl_s=_read(
                 environ, "AOS_SOT_CACHE_TTL_SECONDS", d.sot_cache_ttl_s, _non_negative_float
             ),

@@ -15,20 +15,30 @@ import orjson
 from aws_lambda_powertools import Logger
 
 from sidecar_fn.drift import drifted_fields, lookup_problem
+from sidecar_fn.drift_kinds import unexpected_fields
 from sidecar_fn.envelope import build_meta, dump_envelope, format_received_at
-from sidecar_fn.errors import SidecarError, SinkUnavailable, SourceUnavailable, Unrepairable
+from sidecar_fn.errors import (
+    BatchFailed,
+    SidecarError,
+    SinkUnavailable,
+    SourceUnavailable,
+    Unrepairable,
+)
+from sidecar_fn.healing import DriftTally, Healer, Triage
+from sidecar_fn.local_repair import SOURCE_OF_TRUTH
+from sidecar_fn.malformed import malformed_error
 from sidecar_fn.ports import (
     CLEAN,
     MAIN_OUTCOMES,
     PROBE,
     REPAIRED,
     MetricsSink,
+    PushResult,
     SinkEntry,
     SourceOfTruth,
     StreamSink,
 )
 from sidecar_fn.records import Item, parse_event
-from sidecar_fn.repair import merge
 from sidecar_fn.schema import ID_FIELD, Schema
 from sidecar_fn.telemetry import LogLine, RecordLog
 
@@ -37,9 +47,11 @@ UNREPAIRABLE = "unrepairable"
 RETRIES_EXHAUSTED = "retries_exhausted"
 FAILED = "failed"
 COUNT_KEYS = (CLEAN, REPAIRED, MALFORMED, UNREPAIRABLE, RETRIES_EXHAUSTED, FAILED)
+LOCAL_REPAIR_SOURCE = "local"
 
 
 _UNSET = SinkEntry("", PROBE, b"", "")
+NO_TIME_LEFT = "no time left before the invocation deadline to ask the source of truth"
 
 
 def _utcnow() -> datetime:
@@ -53,7 +65,8 @@ class BatchReport:
     `counts` has one key per outcome (clean, repaired, malformed, unrepairable,
     retries_exhausted, failed) and sums to the number of records delivered; an item
     already recorded by an earlier delivery counts under that first outcome and also in
-    `duplicates`. `failures` lists the item ids to hand back to the trigger.
+    `duplicates`. `failures` lists the item ids to hand back to the trigger. `drift`
+    counts drift per kind and field, local repairs, verification and unexpected fields.
     """
 
     outcomes: dict[str, str] = field(default_factory=dict)
@@ -62,23 +75,20 @@ class BatchReport:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     drifted: int = 0
     duplicates: int = 0
+    drift: DriftTally = field(default_factory=DriftTally)
 
     def lambda_response(self) -> dict[str, list[dict[str, str]]]:
         """Lambda's partial batch response."""
         return {"batchItemFailures": [{"itemIdentifier": item_id} for item_id in self.failures]}
 
+    @property
+    def all_failed(self) -> bool:
+        """True when the batch had records and every one of them is handed back."""
+        return bool(self.failures) and self.counts[FAILED] == sum(self.counts.values())
+
     def metrics(self) -> dict[str, int]:
         """The per-batch metric set: counts plus drifted and duplicates."""
         return {**self.counts, "drifted": self.drifted, "duplicates": self.duplicates}
-
-
-def _malformed_error(exc: Exception | None, value: Any) -> str:
-    if exc is not None:
-        return f"not valid JSON: {exc}"
-    kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )
-    return f"not a JSON object: the record is {kind}"
 
 
 class IngestSidecar:
@@ -101,6 +111,7 @@ class IngestSidecar:
         default_budget_s: float = 10.0,
         deadline_reserve_s: float = 1.0,
         clock: Callable[[], datetime] = _utcnow,
+        verify_share: float = 0.05,
     ) -> None:
         self.source_id = source_id
         self.schema = schema
@@ -112,6 +123,7 @@ class IngestSidecar:
         self._default_budget_s = default_budget_s
         self._deadline_reserve_s = deadline_reserve_s
         self._clock = clock
+        self.healer = Healer(schema, verify_share=verify_share)
         self.record_log = RecordLog(logger)
         self._fetch_pool: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
@@ -129,20 +141,34 @@ class IngestSidecar:
         drifted = drifted_fields(record, self.schema)
         if not drifted:
             return dict(record)
-        problem = lookup_problem(record)
-        if problem is not None:
-            raise Unrepairable(problem)
-        invoice_id = record[ID_FIELD]
+        label = record.get(ID_FIELD)
+        triage = self.healer.triage(str(label), record, drifted, DriftTally())
+        if triage.needs_source:
+            problem = lookup_problem(triage.record)
+            if problem is not None and triage.remaining:
+                raise Unrepairable(problem)
+            triage.verify = triage.verify and problem is None
+        if not triage.needs_source:
+            self.logger.info(
+                f"Drift Detected for {label}. Repaired locally.",
+                extra={"invoice_id": label, "drift_kinds": triage.kinds},
+            )
+            repaired, repairs = triage.record, triage.repairs
+        else:
+            invoice_id = triage.record[ID_FIELD]
+            self.logger.info(
+                f"Drift Detected for {invoice_id}. Fetching repair...",
+                extra={"invoice_id": invoice_id, "drifted_fields": drifted},
+            )
+            fetched = self.source.fetch_many([invoice_id], budget_s=self._default_budget_s)
+            if invoice_id not in fetched:
+                if triage.remaining:
+                    raise SourceUnavailable(f"source of truth did not answer for {invoice_id}")
+                fetched = {invoice_id: None}
+            repaired, repairs, _ = self.healer.finish(triage, fetched[invoice_id])
         self.logger.info(
-            f"Drift Detected for {invoice_id}. Fetching repair...",
-            extra={"invoice_id": invoice_id, "drifted_fields": drifted},
-        )
-        fetched = self.source.fetch_many([invoice_id], budget_s=self._default_budget_s)
-        if invoice_id not in fetched:
-            raise SourceUnavailable(f"source of truth did not answer for {invoice_id}")
-        repaired = merge(record, drifted, fetched[invoice_id], self.schema)
-        self.logger.info(
-            "Record Repaired.", extra={"invoice_id": invoice_id, "repaired_fields": drifted}
+            "Record Repaired.",
+            extra={"invoice_id": label, "repaired_fields": drifted, "repairs": repairs},
         )
         return repaired
 
@@ -165,6 +191,25 @@ class IngestSidecar:
         """Process one SQS or Kinesis event; see BatchReport."""
         return self._process(parse_event(event), self._budget(context))
 
+    def invoke(self, event: Mapping[str, Any], context: Any = None) -> BatchReport:
+        """`handle_batch` with Lambda's error semantics: raise BatchFailed, after the
+        partial batch response is built, when every record of the batch failed.
+
+        A batch that fails entirely means Redis or the source of truth is down; raising
+        makes the invocation count in Lambda's `Errors` metric and lets the trigger back
+        off. The records are redelivered either way.
+        """
+        report = self.handle_batch(event, context)
+        if report.all_failed:
+            first = report.errors.get(report.failures[0], "no detail")
+            self.logger.error(
+                "Every record of the batch failed; raising so that the invocation counts "
+                "as an error.",
+                extra={"records": len(report.failures), "error": first},
+            )
+            raise BatchFailed(report, report.lambda_response(), first)
+        return report
+
     def dead_letter(self, items: Sequence[tuple[str, bytes]], reason: str, error: str) -> None:
         """Dead-letter `(item_id, raw)` pairs under `reason`; items already recorded are left.
 
@@ -176,7 +221,8 @@ class IngestSidecar:
             return
         entries = [SinkEntry(item_id, reason, raw, error) for item_id, raw in items]
         received_at = format_received_at(self._clock())
-        self.sink.push(entries, source_id=self.source_id, received_at=received_at)
+        results = self.sink.push(entries, source_id=self.source_id, received_at=received_at)
+        self._log_dead_letters(entries, results)
         self.logger.warning(
             "Items dead-lettered.",
             extra={"reason": reason, "error": error, "item_ids": [i for i, _ in items]},
@@ -198,10 +244,12 @@ class IngestSidecar:
         decode_error = orjson.JSONDecodeError
         report = BatchReport()
         entries: list[SinkEntry] = []
-        pending: list[tuple[int, dict[str, Any], tuple[str, ...]]] = []
+        pending: list[tuple[int, Triage, tuple[str, ...]]] = []
         clean: list[tuple[int, Item, dict[str, Any]]] = []
         warnings: list[LogLine] = []
         drift_lines: list[LogLine] = []
+        known = schema.known
+        unexpected: dict[str, list[str]] = {}
 
         for item in items:
             if item.problem is not None:
@@ -211,21 +259,50 @@ class IngestSidecar:
                 record = loads(item.raw)
             except decode_error as exc:
                 entries.append(
-                    SinkEntry(item.item_id, MALFORMED, item.raw, _malformed_error(exc, None))
+                    SinkEntry(item.item_id, MALFORMED, item.raw, malformed_error(item.raw, exc))
                 )
                 continue
             if type(record) is not dict:
                 entries.append(
-                    SinkEntry(item.item_id, MALFORMED, item.raw, _malformed_error(None, record))
+                    SinkEntry(
+                        item.item_id, MALFORMED, item.raw, malformed_error(item.raw, None, record)
+                    )
                 )
                 continue
             drifted = drifted_fields(record, schema)
             if not drifted:
+                if known is not None and not known.issuperset(record):
+                    self._note_unexpected(item.item_id, record, report, unexpected)
                 clean.append((len(entries), item, record))
                 entries.append(_UNSET)
                 continue
             report.drifted += 1
-            problem = lookup_problem(record)
+            triage = self.healer.triage(item.item_id, record, drifted, report.drift)
+            record = triage.record
+            self._note_unexpected(item.item_id, record, report, unexpected)
+            problem = lookup_problem(record) if triage.needs_source else None
+            if problem is not None and not triage.remaining:
+                triage.verify, problem = False, None
+            if not triage.needs_source:
+                entries.append(self._local_entry(item, triage, drifted, received_at, report))
+                drift_lines.append(
+                    (
+                        f"Drift Detected for {record.get(ID_FIELD)}. Repaired locally.",
+                        {"item_id": item.item_id, "drift_kinds": triage.kinds},
+                    )
+                )
+                drift_lines.append(
+                    (
+                        "Record Repaired.",
+                        {
+                            "invoice_id": record.get(ID_FIELD),
+                            "item_id": item.item_id,
+                            "repaired_fields": drifted,
+                            "repairs": triage.repairs,
+                        },
+                    )
+                )
+                continue
             if problem is not None:
                 warnings.append(
                     (
@@ -238,17 +315,30 @@ class IngestSidecar:
             drift_lines.append(
                 (
                     f"Drift Detected for {record[ID_FIELD]}. Fetching repair...",
-                    {"item_id": item.item_id, "drifted_fields": drifted},
+                    {
+                        "item_id": item.item_id,
+                        "drifted_fields": drifted,
+                        "drift_kinds": triage.kinds,
+                    },
                 )
             )
-            pending.append((len(entries), record, drifted))
+            pending.append((len(entries), triage, drifted))
             entries.append(SinkEntry(item.item_id, PROBE, b"", ""))
 
         self.record_log.write(WARNING, "handle_batch", warnings)
         self.record_log.write(INFO, "handle_batch", drift_lines)
+        if unexpected:
+            self.logger.warning(
+                "Unexpected fields.",
+                extra={
+                    "fields": {k: len(v) for k, v in unexpected.items()},
+                    "item_ids": unexpected,
+                },
+            )
         fetching = None
         if pending:
-            ids = list(dict.fromkeys(record[ID_FIELD] for _, record, _ in pending))
+            report.drift.source_lookups += len(pending)
+            ids = list(dict.fromkeys(t.record[ID_FIELD] for _, t, _ in pending))
             fetching = self._executor().submit(self._fetch, ids, budget_s)
 
         clean_meta = build_meta(
@@ -272,6 +362,20 @@ class IngestSidecar:
         self.metrics.publish(report.metrics())
         return report
 
+    def _note_unexpected(
+        self,
+        item_id: str,
+        record: Mapping[str, Any],
+        report: BatchReport,
+        seen: dict[str, list[str]],
+    ) -> None:
+        """Count and remember (for one log line a batch) fields no schema field names."""
+        for name in unexpected_fields(record, self.schema):
+            report.drift.unexpected[name] += 1
+            ids = seen.setdefault(name, [])
+            if len(ids) < 5:
+                ids.append(item_id)
+
     def _executor(self) -> ThreadPoolExecutor:
         with self._executor_lock:
             if self._fetch_pool is None:
@@ -283,7 +387,7 @@ class IngestSidecar:
     def _fetch(self, ids: list[str], budget_s: float) -> tuple[Mapping[str, Any], str]:
         """Ask the source of truth (in a worker, while clean envelopes are built)."""
         if budget_s <= 0:
-            return {}, "no time left before the invocation deadline to ask the source of truth"
+            return {}, NO_TIME_LEFT
         try:
             return self.source.fetch_many(ids, budget_s=budget_s), ""
         except SourceUnavailable as exc:
@@ -293,7 +397,7 @@ class IngestSidecar:
         self,
         items: Sequence[Item],
         entries: list[SinkEntry],
-        pending: list[tuple[int, dict[str, Any], tuple[str, ...]]],
+        pending: list[tuple[int, Triage, tuple[str, ...]]],
         fetched: Mapping[str, Any],
         fetch_error: str,
         received_at: str,
@@ -302,17 +406,20 @@ class IngestSidecar:
         deferred = 0
         repaired_lines: list[LogLine] = []
         warnings: list[LogLine] = []
-        for index, record, drifted in pending:
+        for index, triage, drifted in pending:
             item = items[index]
-            invoice_id = record[ID_FIELD]
+            invoice_id = triage.record[ID_FIELD]
             if invoice_id not in fetched:
+                if not triage.remaining:
+                    entries[index] = self._local_entry(item, triage, drifted, received_at, report)
+                    continue
                 deferred += 1
                 report.errors[item.item_id] = (
                     fetch_error or f"source of truth did not answer for {invoice_id}"
                 )
                 continue
             try:
-                repaired = merge(record, drifted, fetched[invoice_id], self.schema)
+                repaired, repairs, disagreed = self.healer.finish(triage, fetched[invoice_id])
             except Unrepairable as exc:
                 warnings.append(
                     (
@@ -322,35 +429,98 @@ class IngestSidecar:
                 )
                 entries[index] = SinkEntry(item.item_id, UNREPAIRABLE, item.raw, str(exc))
                 continue
-            meta = build_meta(
-                source_id=self.source_id,
-                item_id=item.item_id,
-                record_id=invoice_id,
-                received_at=received_at,
-                drifted_fields=drifted,
-                repaired_fields=drifted,
-                repair_source=self.repair_source,
-            )
-            try:
-                envelope = dump_envelope(meta, repaired)
-            except ValueError as exc:
-                entries[index] = SinkEntry(item.item_id, UNREPAIRABLE, item.raw, str(exc))
-                continue
-            entries[index] = SinkEntry(item.item_id, REPAIRED, envelope, "")
-            repaired_lines.append(
-                (
-                    "Record Repaired.",
-                    {"invoice_id": invoice_id, "item_id": item.item_id, "repaired_fields": drifted},
+            if triage.repairs and fetched[invoice_id] is not None:
+                report.drift.verified += 1
+            for d in disagreed:
+                report.drift.verify_disagreements += 1
+                warnings.append(
+                    (
+                        "Local repair disagrees with the source of truth; source value kept, "
+                        "local repair of the field off.",
+                        {
+                            "invoice_id": invoice_id,
+                            "item_id": item.item_id,
+                            "field": d.field,
+                            "how": triage.repairs[d.field],
+                            "local_value": d.local,
+                            "source_value": d.source,
+                        },
+                    )
                 )
+            entries[index] = self._repaired_entry(
+                item, repaired, drifted, repairs, triage.kinds, received_at, report
             )
+            if entries[index].outcome == REPAIRED:
+                repaired_lines.append(
+                    (
+                        "Record Repaired.",
+                        {
+                            "invoice_id": invoice_id,
+                            "item_id": item.item_id,
+                            "repaired_fields": drifted,
+                            "repairs": repairs,
+                        },
+                    )
+                )
         self.record_log.write(INFO, "repair", repaired_lines)
         self.record_log.write(WARNING, "repair", warnings)
-        if deferred:
+        if deferred and fetch_error == NO_TIME_LEFT:
+            self.logger.warning(
+                "NO TIME LEFT to ask the source of truth: the invocation's remaining time is"
+                " within the deadline reserve (AOS_DEADLINE_RESERVE_SECONDS), so every drifted"
+                " record of this batch is handed back unrepaired; raise the function timeout.",
+                extra={"records": deferred, "deadline_reserve_s": self._deadline_reserve_s},
+            )
+        elif deferred:
             self.logger.warning(
                 "Source of truth did not answer; drifted records not yet recorded are handed "
                 "back for redelivery.",
                 extra={"records": deferred, "error": fetch_error or "partial answer"},
             )
+
+    def _local_entry(
+        self,
+        item: Item,
+        triage: Triage,
+        drifted: tuple[str, ...],
+        received_at: str,
+        report: BatchReport,
+    ) -> SinkEntry:
+        """The entry of a record repaired without the source of truth."""
+        report.drift.repaired_locally += 1
+        return self._repaired_entry(
+            item, triage.record, drifted, triage.repairs, triage.kinds, received_at, report
+        )
+
+    def _repaired_entry(
+        self,
+        item: Item,
+        record: dict[str, Any],
+        drifted: tuple[str, ...],
+        repairs: Mapping[str, str],
+        kinds: Mapping[str, str],
+        received_at: str,
+        report: BatchReport,
+    ) -> SinkEntry:
+        """The main-stream entry of a repaired record (unrepairable if it cannot be written)."""
+        report.drift.repairs.update(repairs.values())
+        from_source = SOURCE_OF_TRUTH in repairs.values()
+        meta = build_meta(
+            source_id=self.source_id,
+            item_id=item.item_id,
+            record_id=record.get(ID_FIELD),
+            received_at=received_at,
+            drifted_fields=drifted,
+            repaired_fields=drifted,
+            repair_source=self.repair_source if from_source else LOCAL_REPAIR_SOURCE,
+            repairs=repairs,
+            drift_kinds=kinds,
+        )
+        try:
+            envelope = dump_envelope(meta, record)
+        except ValueError as exc:
+            return SinkEntry(item.item_id, UNREPAIRABLE, item.raw, str(exc))
+        return SinkEntry(item.item_id, REPAIRED, envelope, "")
 
     def _push(
         self,
@@ -371,6 +541,7 @@ class IngestSidecar:
                 report.errors[item.item_id] = str(exc)
                 self._fail(item.item_id, report)
             return
+        self._log_dead_letters(entries, results)
         for item, entry, result in zip(items, entries, results, strict=True):
             if result.written:
                 outcome = entry.outcome
@@ -382,6 +553,22 @@ class IngestSidecar:
                 report.duplicates += 1
             report.outcomes[item.item_id] = outcome
             counts[outcome] = counts.get(outcome, 0) + 1
+
+    def _log_dead_letters(
+        self, entries: Sequence[SinkEntry], results: Sequence[PushResult]
+    ) -> None:
+        """One INFO line per entry this write put in the dead-letter stream, in one write."""
+        if not self.record_log.enabled(INFO):
+            return
+        lines: list[LogLine] = [
+            (
+                "Record Dead-Lettered.",
+                {"item_id": entry.item_id, "reason": entry.outcome, "error": entry.error},
+            )
+            for entry, result in zip(entries, results, strict=True)
+            if result.written and entry.outcome not in MAIN_OUTCOMES
+        ]
+        self.record_log.write(INFO, "dead_letter", lines)
 
     @staticmethod
     def _fail(item_id: str, report: BatchReport) -> None:

@@ -15,29 +15,15 @@ import orjson
 from sidecar_fn.breaker import CircuitBreaker
 from sidecar_fn.drift import valid_invoice_id
 from sidecar_fn.errors import SourceUnavailable
+from sidecar_fn.http_body import MAX_CALL_BYTES, ByteAllowance, echo, error_code, read_body
+from sidecar_fn.http_deadline import deadline_transport, exchange_deadline
 from sidecar_fn.ports import SourceRecord
+from sidecar_fn.retries import Retryable, retry_within
 from sidecar_fn.schema import ID_FIELD
 
 BATCH_PATH = "/api/source/salesforce/invoices"
 MAX_IDS_PER_REQUEST = 200
-MAX_BODY_BYTES = 8 * 1024 * 1024
-MAX_BACKOFF_S = 1.0
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-class _Retryable(Exception):
-    """One failed attempt that another attempt may fix."""
-
-
-def _error_code(body: bytes) -> str | None:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(document, list) and document and isinstance(document[0], Mapping):
-        code = document[0].get("errorCode")
-        return code if isinstance(code, str) else None
-    return None
 
 
 class HttpSourceOfTruth:
@@ -46,9 +32,11 @@ class HttpSourceOfTruth:
     Ids are validated before they reach a URL, sent in chunks of at most 200 fetched
     concurrently, each chunk retried with exponential backoff and full jitter on
     timeouts, connection errors, 5xx, 429 and 403 REQUEST_LIMIT_EXCEEDED, all within the
-    call's budget. Redirects are never followed. A body that is not the aligned array of
-    the ids asked for is refused. Every failure becomes SourceUnavailable; a circuit
-    breaker refuses calls for a while after repeated failures.
+    call's budget, which bounds the whole exchange on the wall clock (connect, headers
+    and body). Answers are asked for and read unencoded, under a per-answer and a per-call
+    byte cap. Redirects are never followed. A body that is not the aligned array of the
+    ids asked for is refused. Every failure becomes SourceUnavailable with a bounded
+    message; a circuit breaker refuses calls for a while after repeated failures.
     """
 
     name = "salesforce"
@@ -66,6 +54,7 @@ class HttpSourceOfTruth:
         keepalive: bool = False,
         default_budget_s: float = 10.0,
         breaker: CircuitBreaker | None = None,
+        max_call_bytes: int = MAX_CALL_BYTES,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -73,20 +62,21 @@ class HttpSourceOfTruth:
     ) -> None:
         if not 1 <= chunk_size <= MAX_IDS_PER_REQUEST:
             raise ValueError(f"chunk_size must be 1..{MAX_IDS_PER_REQUEST}")
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if not keepalive:
             headers["Connection"] = "close"
+        limits = httpx.Limits(
+            max_connections=max(concurrency, 1) * 2,
+            max_keepalive_connections=max(concurrency, 1) if keepalive else 0,
+        )
         self._client = httpx.Client(
             headers=headers,
             follow_redirects=False,
             timeout=timeout_s,
-            transport=transport,
-            limits=httpx.Limits(
-                max_connections=max(concurrency, 1) * 2,
-                max_keepalive_connections=max(concurrency, 1) if keepalive else 0,
-            ),
+            transport=transport if transport is not None else deadline_transport(limits),
+            limits=limits,
         )
         self._batch_url = f"{base_url.rstrip('/')}{BATCH_PATH}?ids="
         self._timeout_s = timeout_s
@@ -95,7 +85,9 @@ class HttpSourceOfTruth:
         self._chunk_size = chunk_size
         self._concurrency = concurrency
         self._default_budget_s = default_budget_s
+        self._max_call_bytes = max_call_bytes
         self._breaker = breaker if breaker is not None else CircuitBreaker()
+        self._last_failure = ""
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
@@ -128,11 +120,14 @@ class HttpSourceOfTruth:
             return result
         budget = self._default_budget_s if budget_s is None else budget_s
         deadline = self._clock() + budget
+        allowance = ByteAllowance(self._max_call_bytes)
         chunks = [wanted[i : i + self._chunk_size] for i in range(0, len(wanted), self._chunk_size)]
         if len(chunks) == 1 or self._concurrency == 1:
-            outcomes = [self._guarded(chunk, deadline) for chunk in chunks]
+            outcomes = [self._guarded(chunk, deadline, allowance) for chunk in chunks]
         else:
-            outcomes = list(self._executor().map(lambda c: self._guarded(c, deadline), chunks))
+            outcomes = list(
+                self._executor().map(lambda c: self._guarded(c, deadline, allowance), chunks)
+            )
         errors = [outcome for outcome in outcomes if isinstance(outcome, SourceUnavailable)]
         if len(errors) == len(outcomes):
             raise errors[0]
@@ -150,88 +145,79 @@ class HttpSourceOfTruth:
             return self._pool
 
     def _guarded(
-        self, chunk: list[str], deadline: float
+        self, chunk: list[str], deadline: float, allowance: ByteAllowance
     ) -> dict[str, SourceRecord | None] | SourceUnavailable:
         if not self._breaker.allow():
-            return SourceUnavailable("source of truth circuit is open after repeated failures")
+            return SourceUnavailable(
+                "source of truth circuit is open after repeated failures"
+                + (f" (last: {self._last_failure})" if self._last_failure else "")
+            )
+        url = self._batch_url + ",".join(chunk)
         try:
-            records = self._fetch_chunk(chunk, deadline)
+            records = retry_within(
+                lambda timeout_s: self._attempt(url, chunk, timeout_s, deadline, allowance),
+                deadline=deadline,
+                per_attempt_s=self._timeout_s,
+                max_attempts=self._max_attempts,
+                backoff_s=self._backoff_s,
+                clock=self._clock,
+                sleep=self._sleep,
+                jitter=self._jitter,
+            )
         except SourceUnavailable as exc:
+            self._last_failure = str(exc)
             self._breaker.record_failure()
             return exc
         self._breaker.record_success()
         return records
 
-    def _fetch_chunk(self, chunk: list[str], deadline: float) -> dict[str, SourceRecord | None]:
-        url = self._batch_url + ",".join(chunk)
-        attempt = 0
-        while True:
-            attempt += 1
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                raise SourceUnavailable(
-                    f"source of truth deadline reached after {attempt - 1} attempt(s)"
-                )
-            try:
-                return self._attempt(url, chunk, min(self._timeout_s, remaining), deadline)
-            except _Retryable as exc:
-                problem = str(exc)
-            if attempt >= self._max_attempts:
-                raise SourceUnavailable(
-                    f"source of truth failed {attempt} attempt(s); last: {problem}"
-                )
-            delay = self._jitter() * min(MAX_BACKOFF_S, self._backoff_s * 2 ** (attempt - 1))
-            if self._clock() + delay >= deadline:
-                raise SourceUnavailable(
-                    f"source of truth deadline reached after {attempt} attempt(s); last: {problem}"
-                )
-            self._sleep(delay)
-
     def _attempt(
-        self, url: str, chunk: list[str], timeout_s: float, deadline: float
+        self,
+        url: str,
+        chunk: list[str],
+        timeout_s: float,
+        deadline: float,
+        allowance: ByteAllowance,
     ) -> dict[str, Any]:
-        """One request. httpx's timeouts bound each socket operation, not the whole answer,
-        so the deadline is also checked as the body arrives: a source that drips its answer
-        cannot hold the batch past it."""
+        """One request, its whole exchange bounded by the deadline (see http_deadline)."""
         try:
-            with self._client.stream("GET", url, timeout=timeout_s) as response:
-                body = bytearray()
-                for part in response.iter_bytes():
-                    body += part
-                    if len(body) > MAX_BODY_BYTES:
-                        raise SourceUnavailable(
-                            f"source of truth answer exceeds {MAX_BODY_BYTES} bytes"
-                        )
-                    if self._clock() >= deadline:
-                        raise SourceUnavailable(
-                            "source of truth deadline reached while its answer was arriving"
-                        )
+            with (
+                exchange_deadline(deadline - self._clock()),
+                self._client.stream("GET", url, timeout=timeout_s) as response,
+            ):
+                body = read_body(
+                    response, allowance=allowance, deadline=deadline, clock=self._clock
+                )
                 status = response.status_code
                 location = response.headers.get("location", "")
+        except httpx.ProtocolError as exc:
+            raise Retryable(f"HTTP protocol error ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
-            raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
+            raise Retryable(f"{type(exc).__name__}: {echo(str(exc))}") from exc
         except httpx.HTTPError as exc:
-            raise SourceUnavailable(f"source of truth request failed: {exc}") from exc
+            raise SourceUnavailable(
+                f"source of truth request failed ({type(exc).__name__})"
+            ) from exc
         if 300 <= status < 400:
             raise SourceUnavailable(
-                f"source of truth answered {status}; not following {location!r}"
+                f"source of truth answered {status}; not following {echo(location)}"
             )
         if status != 200:
-            code = _error_code(bytes(body))
+            code = error_code(body)
             detail = f"HTTP {status}" + (f" {code}" if code else "")
             if status in RETRYABLE_STATUS or status >= 500 or code == "REQUEST_LIMIT_EXCEEDED":
-                raise _Retryable(detail)
+                raise Retryable(detail)
             raise SourceUnavailable(f"source of truth refused the request: {detail}")
-        return self._decode(bytes(body), chunk)
+        return self._decode(body, chunk)
 
     @staticmethod
     def _decode(body: bytes, chunk: list[str]) -> dict[str, Any]:
         try:
             document = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise _Retryable(f"source of truth answer is not JSON ({exc})") from exc
+            raise Retryable(f"source of truth answer is not JSON ({echo(str(exc))})") from exc
         if not isinstance(document, list) or len(document) != len(chunk):
-            raise _Retryable("source of truth answer is not an array aligned with the ids")
+            raise Retryable("source of truth answer is not an array aligned with the ids")
         records: dict[str, Any] = {}
         for invoice_id, record in zip(chunk, document, strict=True):
             if record is None:
@@ -240,5 +226,5 @@ class HttpSourceOfTruth:
                 records[invoice_id] = record
             else:
                 got = record.get(ID_FIELD) if isinstance(record, dict) else type(record).__name__
-                raise _Retryable(f"source of truth answered {got!r} for {invoice_id}; refused")
+                raise Retryable(f"source of truth answered {echo(got)} for {invoice_id}; refused")
         return records

@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 import orjson
 from aws_lambda_powertools import Logger, Metrics
@@ -18,9 +18,10 @@ def _dumps(document: dict[str, Any]) -> str:
     return orjson.dumps(document, default=str).decode()
 
 
-def build_logger(service: str) -> Logger:
-    """A Powertools JSON logger (level from POWERTOOLS_LOG_LEVEL, INFO by default)."""
-    return Logger(service=service, json_serializer=_dumps, use_rfc3339=True)
+def build_logger(service: str, *, stream: IO[str] | None = None) -> Logger:
+    """A Powertools JSON logger (level from POWERTOOLS_LOG_LEVEL, INFO by default) writing
+    to `stream` (Powertools' default, stdout, when None)."""
+    return Logger(service=service, json_serializer=_dumps, use_rfc3339=True, stream=stream)
 
 
 LogLine = tuple[str, dict[str, Any]]

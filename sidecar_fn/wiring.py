@@ -106,4 +106,5 @@ def build_sidecar(
         metrics=metrics,
         default_budget_s=settings.sot_budget_s,
         deadline_reserve_s=settings.deadline_reserve_s,
+        verify_share=settings.verify_share,
     )

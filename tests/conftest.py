@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import pytest
 import redis
 
+from local.redis_state import checkpoint_key, stream_identity
+
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -55,7 +57,12 @@ class KeySpace:
 
     @property
     def checkpoint_key(self) -> str:
-        return f"aos:checkpoint:{self.source_id}"
+        """The checkpoint of the default stream (seed 0, chaos on)."""
+        return self.checkpoint_key_of(0, True)
+
+    def checkpoint_key_of(self, seed: int, chaos: bool) -> str:
+        """The checkpoint of the stream with `seed` and `chaos`."""
+        return checkpoint_key(self.source_id, stream_identity(seed, chaos))
 
     def env(self) -> dict[str, str]:
         """The sidecar environment variables that point at these keys."""

@@ -54,7 +54,11 @@ def test_drifted_records_end_as_retries_exhausted_when_the_source_of_truth_is_do
     dlq = [fields for _id, fields in redis_client.xrange(keyspace.dlq_stream)]
     exhausted = [f for f in dlq if f[b"reason"] == b"retries_exhausted"]
     assert len(exhausted) == s["retries_exhausted"]
-    assert all(b"3 deliveries" in f[b"error"] for f in exhausted)
+    assert all(
+        f[b"error"].startswith(b"not processed after 3 deliveries; last error: ")
+        and b"HTTP 503 SERVER_UNAVAILABLE" in f[b"error"]
+        for f in exhausted
+    )
     assert all(f[b"source_id"] == keyspace.source_id.encode() for f in exhausted)
     for fields in exhausted:
         assert fields[b"raw"].startswith(b"{")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -13,10 +14,21 @@ import redis
 
 
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now.
+
+    `AOS_TEST_PORTS=FIRST-LAST` confines the choice to that range (machines shared by
+    several test runs); otherwise the system picks one.
+    """
+    first, _, last = os.environ.get("AOS_TEST_PORTS", "").partition("-")
+    candidates = range(int(first), int(last) + 1) if first and last else [0]
+    for candidate in candidates:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise RuntimeError(f"no free port in AOS_TEST_PORTS={first}-{last}")
 
 
 class PrivateRedis:

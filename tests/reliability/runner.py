@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import redis
 
+from local.redis_state import checkpoint_key, stream_identity
+
 REPO = Path(__file__).resolve().parents[2]
 RUNNER = REPO / "local" / "run_sidecar.py"
 
@@ -27,7 +29,7 @@ def runner_command(
     batch_size: int = 100,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """The runner's command line (SPEC section 3 flags), JSON summary on."""
+    """The runner's command line (docs/contract.md section 9), JSON summary on."""
     return [
         sys.executable,
         str(RUNNER),
@@ -70,18 +72,24 @@ def summary_of(stdout: str) -> dict[str, Any]:
     return summary
 
 
-def read_checkpoint(client: redis.Redis, source_id: str) -> int:
-    """The runner's cursor (0 when absent); raises redis errors as they come."""
-    value = client.get(f"aos:checkpoint:{source_id}")
+def read_checkpoint(client: redis.Redis, source_id: str, *, seed: int) -> int:
+    """The runner's cursor on the chaos stream of `seed` (0 when absent); raises redis
+    errors as they come."""
+    value = client.get(checkpoint_key(source_id, stream_identity(seed, True)))
     return int(value) if value is not None else 0
 
 
 def wait_for_checkpoint(
-    client: redis.Redis, source_id: str, at_least: int, process: subprocess.Popen[bytes]
+    client: redis.Redis,
+    source_id: str,
+    at_least: int,
+    process: subprocess.Popen[bytes],
+    *,
+    seed: int,
 ) -> int:
     """Poll until the checkpoint reaches `at_least` (or the runner exits); return it."""
     while True:
-        value = read_checkpoint(client, source_id)
+        value = read_checkpoint(client, source_id, seed=seed)
         if value >= at_least or process.poll() is not None:
             return value
         time.sleep(0.02)

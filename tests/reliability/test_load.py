@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import redis
 
+from local.redis_state import checkpoint_key, stream_identity
+
 from .farm_truth import FarmTruth
 from .ledger import check_ledger, drifted_invoice_ids, read_ledger
 from .runner import expected_items, read_checkpoint, runner_command, runner_env, summary_of
@@ -71,7 +73,7 @@ def measured_run(command: list[str], env: dict[str, str], log: Path) -> Run:
 
 def verify(client: redis.Redis, keys: dict[str, str], farm_url: str, count: int) -> None:
     """Every record 0..count-1 in exactly one place, correct; repairs equal the source."""
-    assert read_checkpoint(client, keys["AOS_SOURCE_ID"]) == count
+    assert read_checkpoint(client, keys["AOS_SOURCE_ID"], seed=SEED) == count
     ledger = read_ledger(client, keys["AOS_STREAM"], keys["AOS_DLQ_STREAM"])
     assert ledger.duplicates() == {}
     assert ledger.main_entries + ledger.dlq_entries == count
@@ -87,7 +89,11 @@ def verify(client: redis.Redis, keys: dict[str, str], farm_url: str, count: int)
 def drop_run_keys(client: redis.Redis, keys: dict[str, str]) -> None:
     """Delete one run's streams, checkpoint and idempotency markers, pipelined."""
     source = keys["AOS_SOURCE_ID"]
-    client.delete(keys["AOS_STREAM"], keys["AOS_DLQ_STREAM"], f"aos:checkpoint:{source}")
+    client.delete(
+        keys["AOS_STREAM"],
+        keys["AOS_DLQ_STREAM"],
+        checkpoint_key(source, stream_identity(SEED, True)),
+    )
     batch: list[bytes] = []
     for key in client.scan_iter(match=f"aos:seen:{source}:*", count=10_000):
         batch.append(key)

@@ -51,7 +51,7 @@ def verify_run(
     """Everything before the checkpoint is in exactly one place and correct; of the
     `in_flight` records after it (a batch written before a crash could checkpoint it)
     each is nowhere or once; nothing else is anywhere."""
-    checkpoint = read_checkpoint(client, keys["AOS_SOURCE_ID"])
+    checkpoint = read_checkpoint(client, keys["AOS_SOURCE_ID"], seed=SEED)
     ledger = read_ledger(client, keys["AOS_STREAM"], keys["AOS_DLQ_STREAM"])
     assert ledger.duplicates() == {}
     items = expected_items(farm_url, seed=SEED, count=checkpoint + in_flight, source=source)
@@ -104,7 +104,7 @@ def test_sigkill_mid_batch_then_restart_is_exactly_once(
     kills = 0
     for target in (1_000, 2_500, 4_000):
         process = start_runner(command, env, tmp_path / f"run{kills}")
-        reached = wait_for_checkpoint(redis_client, keyspace.source_id, target, process)
+        reached = wait_for_checkpoint(redis_client, keyspace.source_id, target, process, seed=SEED)
         if process.poll() is not None:
             break
         process.send_signal(signal.SIGKILL)
@@ -117,7 +117,7 @@ def test_sigkill_mid_batch_then_restart_is_exactly_once(
     assert code == 0, err
     assert kills >= 2, "the runner finished before it could be killed twice"
     verify_run(redis_client, keys, farm.url, source=source)
-    assert read_checkpoint(redis_client, keyspace.source_id) >= COUNT
+    assert read_checkpoint(redis_client, keyspace.source_id, seed=SEED) >= COUNT
     assert summary_of(out)
 
 
@@ -138,7 +138,7 @@ def test_redis_restarted_mid_run_reconciles(
     command = runner_command(farm_url=farm.url, redis_url=private_redis.url, count=COUNT, seed=SEED)
     env = runner_env(unique_keys, private_redis.url)
     process = start_runner(command, env, tmp_path / "run")
-    wait_for_checkpoint(client, unique_keys["AOS_SOURCE_ID"], 1_500, process)
+    wait_for_checkpoint(client, unique_keys["AOS_SOURCE_ID"], 1_500, process, seed=SEED)
     assert process.poll() is None, "the run ended before Redis could be taken away"
     getattr(private_redis, how)()
     time.sleep(outage_s)
@@ -153,7 +153,7 @@ def test_redis_restarted_mid_run_reconciles(
     print(f"summary: {summary_of(out)}")
     client = private_redis.client()
     verify_run(client, unique_keys, farm.url)
-    assert read_checkpoint(client, unique_keys["AOS_SOURCE_ID"]) >= COUNT
+    assert read_checkpoint(client, unique_keys["AOS_SOURCE_ID"], seed=SEED) >= COUNT
     client.close()
 
 
@@ -164,13 +164,13 @@ def test_sigterm_finishes_the_batch_and_checkpoints_exactly(
     command = runner_command(farm_url=farm.url, redis_url=redis_url, count=COUNT, seed=SEED)
     env = runner_env(keys, redis_url)
     process = start_runner(command, env, tmp_path / "run")
-    wait_for_checkpoint(redis_client, keyspace.source_id, 1_500, process)
+    wait_for_checkpoint(redis_client, keyspace.source_id, 1_500, process, seed=SEED)
     assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal.SIGTERM)
     code, out, err = finish(process, tmp_path / "run", timeout=60)
     assert code == 130, err[-2000:]
     assert "Traceback" not in err
-    checkpoint = read_checkpoint(redis_client, keyspace.source_id)
+    checkpoint = read_checkpoint(redis_client, keyspace.source_id, seed=SEED)
     assert 1_500 <= checkpoint < COUNT
     verify_run(redis_client, keys, farm.url)
     summary = summary_of(out)
@@ -205,7 +205,7 @@ def test_farm_lost_mid_run_then_back_on_the_same_port(
     runner = runner_env(keys, redis_url)
     try:
         process = start_runner(command, runner, tmp_path / "run")
-        wait_for_checkpoint(redis_client, keyspace.source_id, 1_500, process)
+        wait_for_checkpoint(redis_client, keyspace.source_id, 1_500, process, seed=SEED)
         assert process.poll() is None, "the run ended before the farm could be taken away"
         farm.close()
         code, _, err = finish(process, tmp_path / "run", timeout=120)
@@ -236,5 +236,5 @@ def test_two_runners_on_one_source_at_once_write_each_record_once(
         if code != 0:
             assert_one_clear_error(err)
             assert "do not reconcile" in err, "only the stream-count cross-check may object"
-    assert read_checkpoint(redis_client, keyspace.source_id) >= 4_000
+    assert read_checkpoint(redis_client, keyspace.source_id, seed=SEED) >= 4_000
     verify_run(redis_client, keys, farm.url, in_flight=4_000)

@@ -54,7 +54,7 @@ def test_runner_with_token_farm_and_tls_redis(
 
         client = server.client()
         ledger = read_ledger(client, unique_keys["AOS_STREAM"], unique_keys["AOS_DLQ_STREAM"])
-        assert read_checkpoint(client, unique_keys["AOS_SOURCE_ID"]) == COUNT
+        assert read_checkpoint(client, unique_keys["AOS_SOURCE_ID"], seed=3) == COUNT
         client.close()
         items = expected_items(farm.url, seed=3, count=COUNT, token=token)
         truth = FarmTruth(farm.url, token=token)

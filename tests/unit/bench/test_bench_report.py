@@ -20,12 +20,14 @@ def test_sqs_event_gives_every_record_a_distinct_message_id() -> None:
 
 def test_drifted_ids_are_the_well_formed_ids_of_drifted_records() -> None:
     bodies = [
-        orjson.dumps({"invoice_id": "INV-1", "total_amount": 1, "vendor_id": "V", "status": "X"}),
-        orjson.dumps({"invoice_id": "INV-2", "total_amount": 1, "status": "X"}),
         orjson.dumps(
-            {"invoice_id": "INV-2", "total_amount": None, "vendor_id": "V", "status": "X"}
+            {"invoice_id": "INV-1", "total_amount": 1, "vendor_id": "V", "status": "PAID"}
         ),
-        orjson.dumps({"invoice_id": "bogus", "total_amount": 1, "status": "X"}),
+        orjson.dumps({"invoice_id": "INV-2", "total_amount": 1, "status": "PAID"}),
+        orjson.dumps(
+            {"invoice_id": "INV-2", "total_amount": None, "vendor_id": "V", "status": "PAID"}
+        ),
+        orjson.dumps({"invoice_id": "bogus", "total_amount": 1, "status": "PAID"}),
         b"not json",
     ]
     assert drifted_ids(sqs_event([b.decode() for b in bodies])) == {"INV-2"}

@@ -9,7 +9,7 @@ import pytest
 from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[3]
-SPEC_ENVIRONMENT = {
+CONTRACT_ENVIRONMENT = {
     "REDIS_URL",
     "FARM_URL",
     "FARM_API_TOKEN_SECRET_ARN",
@@ -113,7 +113,7 @@ def test_environment_covers_the_spec_and_reads_the_token_from_the_secret(
     template: dict[str, Any],
 ) -> None:
     variables = template["Resources"]["SidecarFunction"]["Properties"]["Environment"]["Variables"]
-    assert set(variables) >= SPEC_ENVIRONMENT
+    assert set(variables) >= CONTRACT_ENVIRONMENT
     assert "FARM_API_TOKEN" not in variables
     assert variables["FARM_API_TOKEN_SECRET_ARN"] == {"Ref": "FarmApiTokenSecret"}
     for name, value in variables.items():

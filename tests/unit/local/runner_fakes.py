@@ -9,14 +9,16 @@ from typing import Any
 
 from local.events import StreamRecord
 from local.farm_stream import Page
+from sidecar_fn.errors import BatchFailed
 
 
 @dataclass
 class FakeReport:
-    """The BatchReport shape: counts, failures, duplicates."""
+    """The BatchReport shape: counts, failures, their errors, duplicates."""
 
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
     duplicates: int = 0
 
     def lambda_response(self) -> dict[str, Any]:
@@ -74,6 +76,7 @@ class FakeSidecar:
             if outcome == "failed":
                 report.counts["failed"] += 1
                 report.failures.append(item_id)
+                report.errors[item_id] = f"HTTP 503 on delivery {self.deliveries[item_id]}"
                 continue
             self.seen[item_id] = outcome
             if outcome in ("clean", "repaired"):
@@ -83,6 +86,13 @@ class FakeSidecar:
             report.counts[outcome] = report.counts.get(outcome, 0) + 1
         if self.calls in self.answer_unknown_id_on_call:
             report.failures.append("not-in-this-batch")
+        return report
+
+    def invoke(self, event: dict[str, Any], context: Any) -> FakeReport:
+        """handle_batch with the real sidecar's rule: every record failed raises."""
+        report = self.handle_batch(event, context)
+        if report.failures and report.counts["failed"] == sum(report.counts.values()):
+            raise BatchFailed(report, report.lambda_response(), "source of truth down")
         return report
 
     def _outcome(self, item_id: str, data: str) -> str:

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from local.cli import _GracefulStop, build_parser, main
+from local.cli import UsageError, _GracefulStop, build_parser, check_timeout, main
 from local.services import (
     EMBEDDED_REDIS,
     SetupError,
@@ -111,3 +111,35 @@ def test_first_signal_requests_a_stop_and_a_second_abandons_the_batch() -> None:
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.parametrize("timeout", ["1", "0.5", "0"])
+def test_a_timeout_at_or_below_the_deadline_reserve_is_refused(
+    timeout: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AOS_DEADLINE_RESERVE_SECONDS", raising=False)
+    assert main(["--timeout", timeout]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "deadline reserve of 1 s" in err and "AOS_DEADLINE_RESERVE_SECONDS" in err
+
+
+def test_the_timeout_is_checked_against_the_configured_reserve(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AOS_DEADLINE_RESERVE_SECONDS", "5")
+    assert main(["--timeout", "4"]) == 2
+    assert "deadline reserve of 5 s" in capsys.readouterr().err
+    check_timeout(5.5, 5.0)
+    check_timeout(1.01, 1.0)
+    with pytest.raises(UsageError):
+        check_timeout(1.0, 1.0)
+
+
+def test_a_bad_deadline_reserve_is_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AOS_DEADLINE_RESERVE_SECONDS", "inf")
+    assert main(["--timeout", "4"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "AOS_DEADLINE_RESERVE_SECONDS" in err

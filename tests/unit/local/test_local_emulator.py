@@ -97,7 +97,7 @@ def test_items_failing_every_delivery_are_dead_lettered_as_retries_exhausted() -
     [(items, reason, error)] = sidecar.dead_letters
     assert reason == "retries_exhausted"
     assert [raw for _, raw in items] == [b"down-1", b"down-2"]
-    assert "2 deliveries" in error
+    assert error == "not processed after 2 deliveries; last error: HTTP 503 on delivery 2"
     ids = {sidecar.events[0]["Records"][i]["messageId"] for i in (1, 3)}
     assert {item_id for item_id, _ in items} == ids
     assert all(sidecar.deliveries[i] == 2 for i in ids)
@@ -117,6 +117,24 @@ def test_a_handler_exception_fails_the_whole_batch_which_is_delivered_again() ->
     assert len(sidecar.events[1]["Records"]) == 3
     assert sleeps == [0.2]
     assert len(warnings) == 1 and "ConnectionError" in warnings[0]
+    assert summary_of(totals, sidecar).reconciled
+
+
+def test_batch_failed_hands_every_record_back_and_counts_as_a_failed_invocation() -> None:
+    sidecar = FakeSidecar()
+    emulator, checkpoints, sleeps, warnings = make(sidecar, batch_size=2, max_attempts=3)
+    totals = emulator.run(records(["down-1", "down-2", "clean"]), RunTotals())
+
+    assert totals.failed_invocations == 3
+    assert totals.retries == 4
+    assert totals.retries_exhausted == 2
+    assert totals.clean == 1
+    assert sleeps == [0.2, 0.4]
+    assert all("every record of the batch failed" in w for w in warnings)
+    [(items, reason, error)] = sidecar.dead_letters
+    assert reason == "retries_exhausted" and [raw for _, raw in items] == [b"down-1", b"down-2"]
+    assert "HTTP 503 on delivery 3" in error  # the last real error, not the invocation failure
+    assert checkpoints.saved == [2, 3]
     assert summary_of(totals, sidecar).reconciled
 
 
@@ -203,3 +221,25 @@ def test_a_replayed_run_counts_records_already_in_the_streams_and_still_reconcil
 def test_backoff_doubles_up_to_its_cap() -> None:
     settings = EmulatorSettings(retry_backoff_seconds=1.0, max_backoff_seconds=3.0)
     assert [settings.backoff(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 3.0, 3.0]
+
+
+def test_a_handler_that_raises_on_the_last_delivery_is_the_last_error() -> None:
+    sidecar = FakeSidecar()
+    sidecar.raise_on_call = {2}
+    emulator, _, _, _ = make(sidecar, batch_size=5, max_attempts=2)
+    emulator.run(records(["down-1"]), RunTotals())
+    [(_items, _reason, error)] = sidecar.dead_letters
+    assert error == (
+        "not processed after 2 deliveries; last error: handler raised ConnectionError:"
+        " redis went away"
+    )
+
+
+def test_items_failing_with_the_same_last_error_share_one_dead_letter_write() -> None:
+    sidecar = FakeSidecar()
+    emulator, _, _, _ = make(sidecar, batch_size=5, max_attempts=3)
+    emulator.run(records(["flaky9-a", "down-b"]), RunTotals())
+    errors = sorted(error for _items, _reason, error in sidecar.dead_letters)
+    assert errors == ["not processed after 3 deliveries; last error: HTTP 503 on delivery 3"]
+    [(items, _, _)] = sidecar.dead_letters
+    assert len(items) == 2

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import uuid
 
 import pytest
 
-from local.events import EventFactory, StreamRecord
+from local.events import EventFactory, StreamRecord, record_id
 
 
-def test_sqs_ids_are_uuids_that_depend_only_on_seed_chaos_and_sequence() -> None:
+def test_ids_depend_only_on_seed_chaos_and_sequence() -> None:
     ids = EventFactory("sqs", seed=3, chaos=True)
     assert ids.item_id(5) == EventFactory("sqs", seed=3, chaos=True).item_id(5)
     others = {
@@ -20,8 +19,20 @@ def test_sqs_ids_are_uuids_that_depend_only_on_seed_chaos_and_sequence() -> None
         ids.item_id(6),
     }
     assert ids.item_id(5) not in others and len(others) == 3
-    parsed = uuid.UUID(ids.item_id(5))
-    assert parsed.version == 4 and str(parsed) == ids.item_id(5)
+    assert ids.item_id(5) == record_id(3, True, 5)
+
+
+@pytest.mark.parametrize(("seed", "chaos"), [(0, True), (0, False), (7, True), (2**63 - 1, False)])
+def test_a_record_has_the_same_id_in_both_event_shapes(seed: int, chaos: bool) -> None:
+    sqs = EventFactory("sqs", seed=seed, chaos=chaos)
+    kinesis = EventFactory("kinesis", seed=seed, chaos=chaos)
+    records = [StreamRecord(n, f"record {n}") for n in (0, 1, 4096, 10**12)]
+    sqs_ids = [r["messageId"] for r in sqs.build(records, attempt=1, now_ms=0)["Records"]]
+    kinesis_ids = [
+        r["kinesis"]["sequenceNumber"]
+        for r in kinesis.build(records, attempt=1, now_ms=0)["Records"]
+    ]
+    assert sqs_ids == kinesis_ids
 
 
 def test_ids_of_a_run_are_distinct() -> None:

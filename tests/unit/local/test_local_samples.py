@@ -6,6 +6,7 @@ import json
 
 import fakeredis
 
+from local.redis_state import last_entry_id
 from local.samples import format_samples, latest_dead_letter, repaired_envelopes
 
 
@@ -35,3 +36,20 @@ def test_the_latest_dead_letter_is_shown_with_long_raw_text_cut() -> None:
     assert '"reason": "malformed"' in text
     assert "x" * 120 + "..." in text and "x" * 121 not in text
     assert "Sample of repaired envelopes" not in text
+
+
+def test_only_entries_added_after_the_run_began_are_shown() -> None:
+    client = fakeredis.FakeRedis()
+    client.xadd("main", {"envelope": envelope(1, ["vendor_id"])})
+    client.xadd("dlq", {"reason": "malformed", "raw": "old", "error": "not JSON"})
+    marks = (last_entry_id(client, "main"), last_entry_id(client, "dlq"))
+    client.xadd("main", {"envelope": envelope(2, [])})
+    assert format_samples(client, "main", "dlq", limit=2, after=marks) == ""
+    assert repaired_envelopes(client, "main", limit=2, after=marks[0]) == []
+    assert latest_dead_letter(client, "dlq", after=marks[1]) is None
+
+    client.xadd("main", {"envelope": envelope(3, ["vendor_id"])})
+    client.xadd("dlq", {"reason": "unrepairable", "raw": "new", "error": "unknown"})
+    text = format_samples(client, "main", "dlq", limit=2, after=marks)
+    assert '"item_id": "3"' in text and '"item_id": "1"' not in text
+    assert '"raw": "new"' in text and '"raw": "old"' not in text

@@ -66,3 +66,26 @@ def test_invalid_values_name_the_variable(name: str, value: str) -> None:
 def test_token_is_not_in_repr() -> None:
     settings = Settings.from_env({"FARM_API_TOKEN": "tok-123456"})
     assert "tok-123456" not in repr(settings)
+
+
+FLOAT_SETTINGS = (
+    "AOS_REDIS_TIMEOUT_SECONDS",
+    "AOS_SOT_TIMEOUT_SECONDS",
+    "AOS_SOT_BACKOFF_SECONDS",
+    "AOS_SOT_BUDGET_SECONDS",
+    "AOS_DEADLINE_RESERVE_SECONDS",
+    "AOS_SOT_BREAKER_RESET_SECONDS",
+)
+
+
+@pytest.mark.parametrize("name", FLOAT_SETTINGS)
+@pytest.mark.parametrize("raw", ["inf", "Infinity", "-inf", "nan", "NaN", "1e400"])
+def test_non_finite_numbers_are_refused(name: str, raw: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: raw})
+
+
+@pytest.mark.parametrize("name", FLOAT_SETTINGS)
+def test_finite_numbers_are_still_accepted(name: str) -> None:
+    settings = Settings.from_env({name: "1.5"})
+    assert 1.5 in vars(settings).values()
