@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from bench.runs import render, summarise
 from bench.split import BatchSplit, InstantSource, TimedSink, TimedSource, render_split
 from sidecar_fn.ports import PushResult, SinkEntry
 
@@ -57,8 +58,6 @@ def test_decorators_keep_answers_and_tell_the_caller_s_pushes_apart() -> None:
 
 
 def test_runs_summary_takes_the_median_of_run_medians() -> None:
-    from bench.runs import render, summarise
-
     def run(rate: float, ratio: float) -> dict[str, object]:
         return {
             "rows": [
