@@ -12,13 +12,29 @@ test:
 	pytest
 
 # `sam build` (template.yaml, BuildMethod: makefile) runs this with ARTIFACTS_DIR set:
-# the package holds only sidecar_fn/ and its dependencies, built for the Lambda runtime.
+# the package holds only sidecar_fn/ and its locked dependencies, built for the Lambda
+# runtime (CPython 3.12, manylinux x86_64), with bytecode compiled by that Python.
 PIP ?= python3 -m pip
+LAMBDA_PYTHON ?= python3.12
 LAMBDA_PIP_FLAGS ?= --platform manylinux2014_x86_64 --implementation cp --python-version 3.12 --only-binary=:all:
+LOCK_FLAGS ?= --python-version 3.12 --python-platform x86_64-manylinux2014 --generate-hashes --no-header --quiet
 
-.PHONY: build-SidecarFunction
+.PHONY: build-SidecarFunction package lock
+
+# Lambda's code directory is read-only: without shipped bytecode every cold start compiles
+# every module. unchecked-hash .pyc files are used as they are, without a source stat.
 build-SidecarFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R sidecar_fn "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)/sidecar_fn" -name __pycache__ -type d -prune -exec rm -rf {} +
-	$(PIP) install --quiet --upgrade --no-compile $(LAMBDA_PIP_FLAGS) -r sidecar_fn/requirements.txt -t "$(ARTIFACTS_DIR)"
+	$(PIP) install --quiet --no-deps --require-hashes --no-compile $(LAMBDA_PIP_FLAGS) -r sidecar_fn/requirements.lock -t "$(ARTIFACTS_DIR)"
+	$(LAMBDA_PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"
+
+# The Lambda package in build/lambda (what `sam build` puts in the artifact).
+package:
+	rm -rf build/lambda
+	$(MAKE) build-SidecarFunction ARTIFACTS_DIR="$(CURDIR)/build/lambda"
+
+# Re-resolve sidecar_fn/requirements.txt into the hash-pinned lock the build installs.
+lock:
+	uv pip compile sidecar_fn/requirements.txt $(LOCK_FLAGS) -o sidecar_fn/requirements.lock

@@ -100,3 +100,81 @@ def import_seconds(
         walls.append(time.perf_counter() - start)
         imports.append(float(done.stdout.strip().splitlines()[-1]))
     return imports, walls
+
+
+def lambda_python() -> str | None:
+    """A working CPython 3.12 (the Lambda runtime's), or None: `python3.12` on PATH, else a
+    pyenv install."""
+    candidates = [shutil.which("python3.12")]
+    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
+    for candidate in candidates:
+        if candidate is None:
+            continue
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
+            capture_output=True,
+            text=True,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == "True":
+            return candidate
+    return None
+
+
+def build_package(target: Path, python312: str) -> Path:
+    """`make build-SidecarFunction` into `target`: the package `sam build` ships."""
+    subprocess.run(
+        [
+            "make",
+            "-s",
+            "build-SidecarFunction",
+            f"ARTIFACTS_DIR={target}",
+            f"LAMBDA_PYTHON={python312}",
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return target
+
+
+def read_only_copy(package: Path, target: Path, *, bytecode: bool = True) -> Path:
+    """A copy of `package` with every file and directory read-only, as Lambda's /var/task
+    is; without `bytecode` the shipped __pycache__ directories are left out."""
+    ignore = None if bytecode else shutil.ignore_patterns("__pycache__")
+    shutil.copytree(package, target, symlinks=False, ignore=ignore)
+    for path in [target, *target.rglob("*")]:
+        mode = path.stat().st_mode
+        path.chmod(mode & ~0o222)
+    return target
+
+
+def make_writable(root: Path) -> None:
+    """Undo read_only_copy so that the copy can be removed."""
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o200)
+
+
+def lambda_import_seconds(
+    python312: str,
+    task: Path,
+    env: Mapping[str, str],
+    runs: int,
+    module: str = "sidecar_fn.handler",
+) -> tuple[list[float], list[float]]:
+    """Seconds to import `module` from the package at `task` the way the Lambda runtime
+    loads a function: `python3.12 -B -I -S`, only the package on sys.path, a fresh
+    interpreter each run; and whole-process wall seconds."""
+    code = IMPORT_TIMER.format(paths=[str(task)], module=module)
+    command = [python312, "-B", "-I", "-S", "-c", code]
+    imports: list[float] = []
+    walls: list[float] = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(
+            command, cwd=task, env=dict(env), capture_output=True, text=True, check=True
+        )
+        walls.append(time.perf_counter() - start)
+        imports.append(float(done.stdout.strip().splitlines()[-1]))
+    return imports, walls

@@ -24,6 +24,10 @@ class BenchConfig:
     latency: bool = True
     runner: bool = True
     cold_start: bool = True
+    redis_port: int = 0
+    repeat_shares: tuple[float, ...] = (0.5, 1.0)
+    split_batches: int = 30
+    cache_ttl_s: int = 60
 
 
 QUICK = BenchConfig(
@@ -31,6 +35,7 @@ QUICK = BenchConfig(
     batches_per_repeat=6,
     reference_batches=1,
     count_batches=2,
+    split_batches=10,
     import_runs=5,
     runner_counts=(2_000, 20_000),
 )
@@ -41,6 +46,7 @@ SMOKE = BenchConfig(
     batches_per_repeat=2,
     reference_batches=1,
     count_batches=2,
+    split_batches=2,
     concurrency=2,
     import_runs=1,
     runner_counts=(100, 1_000),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -70,6 +71,45 @@ class RecordPool:
             self.cursor += wanted
         taken, self._buffer = self._buffer[:count], self._buffer[count:]
         return taken
+
+
+class Pool(Protocol):
+    """A source of record texts for timed scenarios."""
+
+    def take(self, count: int) -> list[str]:
+        """The next `count` records."""
+        ...
+
+
+@dataclass
+class RepeatingPool:
+    """Records of another pool where a share re-sends a record seen before (same body, so
+    the same invoice id; a new message id): upstream retries and re-sent invoices.
+
+    Repeats are drawn, seeded, from the last `window` records handed out.
+    """
+
+    inner: Pool
+    share: float
+    window: int = 5_000
+    seed: int = 0
+    _history: list[str] = field(default_factory=list)
+    _random: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def take(self, count: int) -> list[str]:
+        """`count` records, each a repeat with probability `share` once there is history."""
+        fresh = self.inner.take(count)
+        out = []
+        for text in fresh:
+            if self._history and self._random.random() < self.share:
+                out.append(self._random.choice(self._history))
+            else:
+                out.append(text)
+        self._history = (self._history + out)[-self.window :]
+        return out
 
 
 def sqs_event(bodies: Sequence[str], id_prefix: str | None = None) -> dict[str, Any]:

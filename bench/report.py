@@ -10,6 +10,7 @@ COLUMNS = (
     "scenario",
     "records/s median (min-max)",
     "x per-record",
+    "x peer",
     "SoT req/batch",
     "drifted ids/batch",
     "Redis RT/batch",
@@ -27,6 +28,7 @@ class Row:
     rate_low: float | None = None
     rate_high: float | None = None
     ratio: float | None = None
+    ratio_peer: float | None = None
     sot_per_batch: float | None = None
     drifted_ids_per_batch: float | None = None
     redis_rt_per_batch: float | None = None
@@ -59,6 +61,7 @@ def cells(row: Row) -> list[str]:
         row.scenario,
         rate,
         "-" if row.ratio is None else f"{row.ratio:.1f}x",
+        "-" if row.ratio_peer is None else f"{row.ratio_peer:.1f}x",
         _number(row.sot_per_batch, 2),
         _number(row.drifted_ids_per_batch),
         _number(row.redis_rt_per_batch),

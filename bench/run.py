@@ -21,7 +21,7 @@ import redis
 from bench.coldstart import import_seconds, lambda_layout
 from bench.config import QUICK, SMOKE, BenchConfig
 from bench.counting import SoTCountingProxy
-from bench.events import RecordPool, StreamSpec
+from bench.events import RecordPool, RepeatingPool, StreamSpec
 from bench.measure import run_runner
 from bench.processes import WorkerJob, run_processes
 from bench.report import Row, render_table, to_json
@@ -29,14 +29,17 @@ from bench.scenarios import (
     Builder,
     CountPass,
     Scenario,
+    cache_hit_rate,
     count_pass,
     farm,
     handler_scenario,
     make_scenario,
+    peer_builder,
     reference_builder,
     sidecar_builder,
 )
 from bench.services import BenchKeys, env_with, private_redis
+from bench.split import measure_split, render_split
 
 
 def _interleave(
@@ -70,7 +73,9 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
         "machine": machine_facts(),
     }
     with ExitStack() as stack:
-        redis_url = stack.enter_context(private_redis(os.environ.get("REDIS_URL")))
+        redis_url = stack.enter_context(
+            private_redis(os.environ.get("REDIS_URL"), config.redis_port)
+        )
         admin = redis.Redis.from_url(redis_url)
         stack.callback(admin.close)
         log(f"private Redis at {redis_url}")
@@ -82,6 +87,7 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
         clean = RecordPool(fetcher, main_farm, StreamSpec(chaos=False))
         sidecar = sidecar_builder(redis_url)
         reference = reference_builder(redis_url)
+        peer = peer_builder(redis_url, keepalive=not config.chalice)
         bs = config.batch_size
 
         log("counting passes (SoT requests through a counting proxy, Redis round trips)")
@@ -96,9 +102,11 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
                 passes[f"per-record {kind}"] = count_pass(
                     f"per-record {kind}", reference, proxy, admin, warm, texts
                 )
+                passes[f"peer {kind}"] = count_pass(f"peer {kind}", peer, proxy, admin, warm, texts)
         meta["outcomes_agree"] = {
-            kind: passes[f"sidecar {kind}"].counts == passes[f"per-record {kind}"].counts
+            f"{kind}, {other}": passes[f"sidecar {kind}"].counts == passes[f"{other} {kind}"].counts
             for kind in ("mixed", "clean")
+            for other in ("per-record", "peer")
         }
         meta["counting_passes"] = {name: asdict(p) for name, p in passes.items()}
 
@@ -121,6 +129,29 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
             config,
             batches_per_repeat=max(config.reference_batches, config.batches_per_repeat // 4),
         )
+        peer_note = (
+            "Powertools BatchProcessor + idempotency on Redis per record, 1 GET per drifted"
+            " record, XADD per record"
+        )
+        if config.chalice:
+            peer_note += " (fresh connections: keep-alive to chalice local costs ~40 ms a GET)"
+        peer_mixed = make_scenario(
+            "peer mixed",
+            peer,
+            main_farm,
+            mixed,
+            config,
+            batches_per_repeat=config.reference_batches,
+            note=peer_note,
+        )
+        peer_clean = make_scenario(
+            "peer clean",
+            peer,
+            main_farm,
+            clean,
+            config,
+            batches_per_repeat=max(config.reference_batches, config.batches_per_repeat // 4),
+        )
         batch_clean = make_scenario("handle_batch clean", sidecar, main_farm, clean, config)
         batch_mixed = make_scenario(
             "handle_batch mixed",
@@ -130,21 +161,67 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
             config,
             note=f"{bs}-record SQS batches, drift_rate={config.drift_rate}, {farm_label}",
         )
-        scenarios = [ref_mixed, ref_clean, batch_clean, batch_mixed]
+        scenarios = [ref_mixed, ref_clean, peer_mixed, peer_clean, batch_clean, batch_mixed]
         scenarios.append(handler_scenario(redis_url, main_farm, mixed, config, admin))
+        cache_env = {"AOS_SOT_CACHE_TTL_SECONDS": str(config.cache_ttl_s)}
+        cached: list[Scenario] = []
+        for share in config.repeat_shares:
+            label = f"handle_batch mixed, {share:.0%} ids repeat"
+            scenarios.append(
+                make_scenario(
+                    f"{label}, no cache",
+                    sidecar,
+                    main_farm,
+                    RepeatingPool(mixed, share),
+                    config,
+                    note=f"{share:.0%} of records re-send one of the last 5,000 (same invoice id)",
+                )
+            )
+            cached.append(
+                make_scenario(
+                    f"{label}, cache",
+                    sidecar_builder(redis_url, cache_env),
+                    main_farm,
+                    RepeatingPool(mixed, share),
+                    config,
+                )
+            )
+            scenarios.append(cached[-1])
         _interleave(scenarios, config.repeats, log, admin)
+        hit_rates = {scenario.name: cache_hit_rate(scenario) for scenario in cached}
+        for scenario in cached:
+            rate = hit_rates[scenario.name]
+            scenario.note = f"AOS_SOT_CACHE_TTL_SECONDS={config.cache_ttl_s}; " + (
+                f"lookup cache hit rate {rate:.1%}" if rate is not None else "cache not found"
+            )
         by_name: dict[str, Row] = {}
         for scenario in scenarios:
             by_name[scenario.name] = scenario.row(admin)
+        for name, rate in hit_rates.items():
+            by_name[name].extra["cache_hit_rate"] = rate
         for kind in ("mixed", "clean"):
             base = by_name[f"per-record {kind}"]
+            rival = by_name[f"peer {kind}"]
             _count_row(base, passes.get(f"per-record {kind}"))
+            _count_row(rival, passes.get(f"peer {kind}"))
             _count_row(by_name[f"handle_batch {kind}"], passes.get(f"sidecar {kind}"))
-            for name in (f"handle_batch {kind}", "handler.handler mixed"):
+            names = [f"peer {kind}", f"handle_batch {kind}", "handler.handler mixed"]
+            names += [name for name in by_name if name.startswith(f"handle_batch {kind},")]
+            for name in names:
                 row = by_name[name]
-                if kind in name and base.rate_median and row.rate_median is not None:
+                if kind not in name or row.rate_median is None:
+                    continue
+                if base.rate_median:
                     row.ratio = row.rate_median / base.rate_median
+                if rival.rate_median and row is not rival:
+                    row.ratio_peer = row.rate_median / rival.rate_median
         rows += list(by_name.values())
+
+        log(f"split of a batch's time: {config.split_batches} batches, each run twice")
+        split = measure_split(
+            _split_sidecar(redis_url, main_farm), mixed, admin, bs, config.split_batches
+        )
+        meta["split"] = {"farm": farm_label, "batches": config.split_batches, **split.medians()}
 
         if config.in_process:
             log("throughput, in-process farm")
@@ -161,6 +238,8 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
                 row = scenario.row(admin)
                 if by_name["per-record mixed"].rate_median and row.rate_median is not None:
                     row.ratio = row.rate_median / by_name["per-record mixed"].rate_median
+                if by_name["peer mixed"].rate_median and row.rate_median is not None:
+                    row.ratio_peer = row.rate_median / by_name["peer mixed"].rate_median
                 rows.append(row)
 
         if config.latency:
@@ -174,6 +253,17 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
     meta["finished"] = time.time()
     meta["load_average_end"] = os.getloadavg()
     return rows, meta
+
+
+def _split_sidecar(redis_url: str, farm_url: str) -> Callable[[BenchKeys, Any], Any]:
+    def build(keys: BenchKeys, source: Any) -> Any:
+        from sidecar_fn.settings import Settings
+        from sidecar_fn.wiring import build_sidecar
+
+        settings = Settings.from_env({"REDIS_URL": redis_url, "FARM_URL": farm_url, **keys.env()})
+        return build_sidecar(settings, redis_client=redis.Redis.from_url(redis_url), source=source)
+
+    return build
 
 
 def machine_facts() -> dict[str, Any]:
@@ -372,6 +462,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namesp
     parser.add_argument("--batches", type=int, help="batches per timed repeat")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--concurrency", type=int, help="concurrent invocations (latency part)")
+    parser.add_argument("--redis-port", type=int, help="port of the private redis-server")
     parser.add_argument("--in-process-farm", action="store_true", help="no chalice local")
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--no-runner", action="store_true")
@@ -383,6 +474,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namesp
         "batches_per_repeat": args.batches,
         "batch_size": args.batch_size,
         "concurrency": args.concurrency,
+        "redis_port": args.redis_port,
     }
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
     config = replace(
@@ -407,13 +499,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows, meta = run(config, log)
     meta["elapsed_seconds"] = time.perf_counter() - started
     print(render_table(rows))
+    if "split" in meta:
+        split = meta["split"]
+        print()
+        print(render_split(split, config.batch_size, split["batches"], split["farm"]))
     agree = meta.get("outcomes_agree", {})
     passes = meta.get("counting_passes", {})
     print()
-    for kind, same in agree.items():
+    for label, same in agree.items():
+        kind, other = label.split(", ")
         counts = passes.get(f"sidecar {kind}", {}).get("counts", {})
         verdict = "agree" if same else "DIFFER"
-        print(f"outcomes, {kind} counting pass: {counts} ({verdict} with the per-record reference)")
+        print(f"outcomes, {kind} counting pass: {counts} ({verdict} with the {other} row)")
     facts = meta["machine"]
     print(
         f"{facts['cpus']} CPUs, load average {facts['load_average_start'][0]:.2f} at start,"

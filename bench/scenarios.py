@@ -23,8 +23,9 @@ from bench.counting import (
     commandstats_delta,
     counting_redis,
 )
-from bench.events import LambdaContext, RecordPool, drifted_ids, sqs_event
+from bench.events import LambdaContext, Pool, drifted_ids, sqs_event
 from bench.measure import Handle, Samples, quiet_stdout, run_sequential
+from bench.peer import PeerConfig, build_peer
 from bench.per_record import ReferenceConfig, build_reference
 from bench.report import Row
 from bench.services import BenchKeys
@@ -33,14 +34,17 @@ SOT_CHUNK = 200
 Builder = Callable[[str, BenchKeys], tuple[Handle, RoundTripCounter]]
 
 
-def sidecar_builder(redis_url: str) -> Builder:
-    """Build `IngestSidecar.handle_batch` through the composition root, with counted Redis."""
+def sidecar_builder(redis_url: str, env: dict[str, str] | None = None) -> Builder:
+    """Build `IngestSidecar.handle_batch` through the composition root, with counted Redis
+    (`env`: more sidecar settings, e.g. AOS_SOT_CACHE_TTL_SECONDS)."""
 
     def build(farm_url: str, keys: BenchKeys) -> tuple[Handle, RoundTripCounter]:
         from sidecar_fn.settings import Settings
         from sidecar_fn.wiring import build_sidecar
 
-        settings = Settings.from_env({"REDIS_URL": redis_url, "FARM_URL": farm_url, **keys.env()})
+        settings = Settings.from_env(
+            {"REDIS_URL": redis_url, "FARM_URL": farm_url, **keys.env(), **(env or {})}
+        )
         client, counter = counting_redis(redis_url)
         sidecar = build_sidecar(settings, redis_client=client)
         return sidecar.handle_batch, counter
@@ -62,6 +66,31 @@ def reference_builder(redis_url: str) -> Builder:
         return build_reference(config, redis_client=client).handle_batch, counter
 
     return build
+
+
+def peer_builder(redis_url: str, *, keepalive: bool = True) -> Builder:
+    """Build the Powertools peer with counted Redis."""
+
+    def build(farm_url: str, keys: BenchKeys) -> tuple[Handle, RoundTripCounter]:
+        client, counter = counting_redis(redis_url)
+        config = PeerConfig(
+            source_id=keys.source_id,
+            stream=keys.stream,
+            dlq_stream=keys.dlq_stream,
+            farm_url=farm_url,
+            keepalive=keepalive,
+        )
+        return build_peer(config, redis_client=client).handle_batch, counter
+
+    return build
+
+
+def cache_hit_rate(scenario: Scenario) -> float | None:
+    """The lookup cache's hit rate of a sidecar scenario built with the cache on."""
+    sidecar = getattr(scenario.handle, "__self__", None)
+    stats = getattr(getattr(sidecar, "source", None), "stats", None)
+    rate = getattr(stats, "hit_rate", None)
+    return rate if isinstance(rate, float) else None
 
 
 def outcome_of(result: Any) -> tuple[dict[str, int], int]:
@@ -144,7 +173,7 @@ class Scenario:
     """One timed configuration: the handler under test and the stream it reads."""
 
     name: str
-    pool: RecordPool
+    pool: Pool
     handle: Handle
     keys: BenchKeys
     batches_per_repeat: int
@@ -252,7 +281,7 @@ def make_scenario(
     name: str,
     build: Builder,
     farm_url: str,
-    pool: RecordPool,
+    pool: Pool,
     config: BenchConfig,
     *,
     batches_per_repeat: int | None = None,
@@ -274,7 +303,7 @@ def make_scenario(
 
 
 def handler_scenario(
-    redis_url: str, farm_url: str, pool: RecordPool, config: BenchConfig, admin: redis.Redis
+    redis_url: str, farm_url: str, pool: Pool, config: BenchConfig, admin: redis.Redis
 ) -> Scenario:
     """`sidecar_fn.handler.handler` exactly as Lambda calls it, configured by the environment."""
     keys = BenchKeys.fresh("handler")

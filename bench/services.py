@@ -25,8 +25,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def private_redis(fallback_url: str | None = None) -> Iterator[str]:
-    """Start a throwaway redis-server on a free port and yield its URL.
+def private_redis(fallback_url: str | None = None, port: int = 0) -> Iterator[str]:
+    """Start a throwaway redis-server on `port` (a free one when 0) and yield its URL.
 
     Without the `redis-server` binary, yield `fallback_url` (the caller then relies on
     unique key names and cleans up after itself).
@@ -37,7 +37,7 @@ def private_redis(fallback_url: str | None = None) -> Iterator[str]:
             raise RuntimeError("redis-server not found and no fallback Redis URL given")
         yield fallback_url
         return
-    port = free_port()
+    port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="aos-bench-redis-")
     args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
     args += ["--appendonly", "no", "--dir", workdir, "--daemonize", "no"]

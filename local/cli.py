@@ -30,6 +30,7 @@ from local.redis_state import (
 )
 from local.samples import format_samples
 from local.services import (
+    SOT_KINDS,
     SetupError,
     build_sidecar,
     check_farm,
@@ -39,10 +40,11 @@ from local.services import (
     farm_url,
     redact_url,
     sidecar_environment,
+    source_of_truth_environment,
     stream_names,
 )
 from local.sqs_endpoint import sqs_target
-from local.summary import RunSummary, RunTotals
+from local.summary import RunSummary, RunTotals, lookup_cache_counts
 
 PROG = "run_sidecar.py"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -117,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="farm|sqs://QUEUE_URL",
         help="read the farm's stream (default) or consume an SQS queue",
     )
+    where.add_argument(
+        "--sot",
+        choices=SOT_KINDS,
+        default=None,
+        help="source of truth the sidecar repairs from: the farm's own routes, or its"
+        " Salesforce REST API (default: $AOS_SOT_KIND, else farm); salesforce without"
+        " $SALESFORCE_LOGIN_URL logs in to the run's farm",
+    )
     what = parser.add_argument_group("records")
     amount = what.add_mutually_exclusive_group()
     amount.add_argument(
@@ -158,6 +168,17 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("sqs", "kinesis"),
         default="sqs",
         help="shape of the events (default sqs)",
+    )
+    lam.add_argument(
+        "--fifo",
+        action="store_true",
+        help="deliver as an SQS FIFO queue does: each record carries a MessageGroupId",
+    )
+    lam.add_argument(
+        "--fifo-group-field",
+        default="invoice_id",
+        metavar="FIELD",
+        help="record field whose value is the message group with --fifo (default invoice_id)",
     )
     lam.add_argument(
         "--batch-size",
@@ -255,7 +276,10 @@ def _say(out: TextIO) -> Callable[[str], None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.fifo and (args.event_source != "sqs" or args.source != "farm"):
+        parser.error("--fifo emulates an SQS FIFO queue: it needs --event-source sqs and the farm")
     notice = _say(sys.stderr)
     try:
         return _run(args, notice)
@@ -316,6 +340,7 @@ def _run(args: argparse.Namespace, notice: Callable[[str], None]) -> int:
             dlq_stream=args.dlq_stream,
             schema=args.schema,
         )
+        env = source_of_truth_environment(env, sot=args.sot, farm_url=url)
         if args.source.startswith("sqs://"):
             return _run_sqs(args, env, connection.client)
         farm = stack.enter_context(
@@ -369,7 +394,12 @@ def _run_farm(
     stop = threading.Event()
     emulator = Emulator(
         sidecar,
-        EventFactory(args.event_source, seed=args.seed, chaos=args.chaos),
+        EventFactory(
+            args.event_source,
+            seed=args.seed,
+            chaos=args.chaos,
+            fifo_group_field=args.fifo_group_field if args.fifo else None,
+        ),
         checkpoints,
         settings=settings,
         stop=stop,
@@ -413,7 +443,13 @@ def _run_farm(
         farm_url=farm.base_url,
         interrupted=interrupted,
         error=error,
-        extra={"seed": args.seed, "chaos": args.chaos, "batch_size": settings.batch_size},
+        extra={
+            "seed": args.seed,
+            "chaos": args.chaos,
+            "batch_size": settings.batch_size,
+            **lookup_cache_counts(sidecar),
+            "sot": env.get("AOS_SOT_KIND", "farm"),
+        },
         checkpoint=checkpoints.stored,
         checkpoint_key=checkpoints.key,
     )

@@ -13,6 +13,7 @@ from local.events import EventFactory, StreamRecord
 from local.lambda_context import LambdaContext
 from local.pages import batches
 from local.summary import RunTotals
+from sidecar_fn.errors import BatchFailed
 
 RETRIES_EXHAUSTED = "retries_exhausted"
 
@@ -36,8 +37,9 @@ class BatchReportLike(Protocol):
 class SidecarLike(Protocol):
     """The two sidecar operations the event source mapping needs."""
 
-    def handle_batch(self, event: dict[str, Any], context: Any) -> BatchReportLike:
-        """Process one event; items that cannot be finished now come back as failures."""
+    def invoke(self, event: dict[str, Any], context: Any) -> BatchReportLike:
+        """Process one event as the Lambda handler does; items that cannot be finished now
+        come back as failures, and BatchFailed is raised when every item failed."""
 
     def dead_letter(self, items: Sequence[tuple[str, bytes]], reason: str, error: str) -> None:
         """Push `(item_id, raw)` pairs to the dead-letter stream, idempotently."""
@@ -77,7 +79,8 @@ class Emulator:
     reason `retries_exhausted`. Only then is the batch accounted for and the cursor
     after it checkpointed, so a run killed at any point restarts without a gap, and the
     sidecar's idempotency makes the replayed batch harmless. An invocation that raises,
-    or answers ids it was not given, fails the whole batch, as in Lambda.
+    or answers ids it was not given, fails the whole batch, as in Lambda; BatchFailed (the
+    sidecar's "every record handed back") is such an error.
     """
 
     def __init__(
@@ -188,8 +191,18 @@ class Emulator:
         context = LambdaContext(timeout_ms=self._settings.invocation_timeout_ms)
         counts.invocations += 1
         try:
-            report = self._sidecar.handle_batch(event, context)
+            report = self._sidecar.invoke(event, context)
             response = report.lambda_response()
+        except BatchFailed as exc:  # an error for Lambda; every record handed back
+            counts.failed_invocations += 1
+            reason = str(exc)
+            self._report(f"delivery {attempt} of {len(pending)} records failed: {reason}")
+            errors = getattr(exc.report, "errors", None)
+            errors = errors if isinstance(errors, Mapping) else {}
+            for item_id, _ in pending:
+                error = errors.get(item_id)
+                last_errors[item_id] = error if isinstance(error, str) and error else reason
+            return pending, int(getattr(exc.report, "duplicates", 0))
         except Exception as exc:  # Lambda turns any handler error into a failed batch
             counts.failed_invocations += 1
             reason = f"handler raised {type(exc).__name__}: {exc}"

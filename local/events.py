@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -16,6 +17,8 @@ QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:aos-toxic-stream"
 KINESIS_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/aos-toxic-stream"
 SHARD_ID = "shardId-000000000000"
 _MAX_SEQUENCE = 16**12
+UNGROUPED = "ungrouped"
+"""FIFO message group of a record without a usable group field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +62,19 @@ class EventFactory:
     record out of the streams.
     """
 
-    def __init__(self, source: EventSource, *, seed: int, chaos: bool) -> None:
+    def __init__(
+        self,
+        source: EventSource,
+        *,
+        seed: int,
+        chaos: bool,
+        fifo_group_field: str | None = None,
+    ) -> None:
         if source not in ("sqs", "kinesis"):
             raise ValueError(f"unknown event source {source!r}")
+        if fifo_group_field is not None and source != "sqs":
+            raise ValueError("FIFO delivery is an SQS queue's: use the sqs event source")
+        self._fifo_group_field = fifo_group_field
         if seed < 0:
             raise ValueError("seed must be >= 0")
         self.source: EventSource = source
@@ -89,10 +102,27 @@ class EventFactory:
                     record.data,
                     receive_count=attempt,
                     sent_ms=now_ms,
+                    fifo_group=self._group(record),
+                    fifo_sequence=record.sequence,
                 )
                 for record in records
             ]
         }
+
+    def _group(self, record: StreamRecord) -> str | None:
+        """The record's FIFO message group: its group field's value; records that are not a
+        JSON object or lack the field share one group, `ungrouped` (SQS needs a group)."""
+        field = self._fifo_group_field
+        if field is None:
+            return None
+        try:
+            body = json.loads(record.data)
+        except ValueError:
+            return UNGROUPED
+        value = body.get(field) if isinstance(body, dict) else None
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            return str(value)[:128]
+        return UNGROUPED
 
     def _kinesis(self, records: Sequence[StreamRecord], *, now_ms: int) -> dict[str, Any]:
         arrival = now_ms / 1000
@@ -121,10 +151,27 @@ class EventFactory:
 
 
 def sqs_record(
-    message_id: str, body: str, *, receive_count: int = 1, sent_ms: int = 0
+    message_id: str,
+    body: str,
+    *,
+    receive_count: int = 1,
+    sent_ms: int = 0,
+    fifo_group: str | None = None,
+    fifo_sequence: int = 0,
 ) -> dict[str, Any]:
-    """One `Records[]` entry of an SQS event as Lambda builds it for a message."""
+    """One `Records[]` entry of an SQS event as Lambda builds it for a message; with
+    `fifo_group`, as a FIFO queue delivers it (MessageGroupId, SequenceNumber,
+    MessageDeduplicationId)."""
     sent = str(sent_ms)
+    fifo = (
+        {}
+        if fifo_group is None
+        else {
+            "MessageGroupId": fifo_group,
+            "SequenceNumber": f"{fifo_sequence:020d}",
+            "MessageDeduplicationId": message_id,
+        }
+    )
     return {
         "messageId": message_id,
         "receiptHandle": f"local-{message_id}-{receive_count}",
@@ -134,6 +181,7 @@ def sqs_record(
             "SentTimestamp": sent,
             "SenderId": ACCOUNT,
             "ApproximateFirstReceiveTimestamp": sent,
+            **fifo,
         },
         "messageAttributes": {},
         "md5OfBody": hashlib.md5(

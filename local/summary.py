@@ -44,6 +44,15 @@ class RunTotals:
         )
 
 
+def lookup_cache_counts(sidecar: Any) -> dict[str, int]:
+    """The sidecar's lookup-cache hits and lookups, when AOS_SOT_CACHE_TTL_SECONDS turned it on."""
+    stats = getattr(getattr(sidecar, "source", None), "stats", None)
+    hits, lookups = getattr(stats, "hits", None), getattr(stats, "lookups", None)
+    if not isinstance(hits, int) or not isinstance(lookups, int):
+        return {}
+    return {"sot_cache_hits": hits, "sot_cache_lookups": lookups}
+
+
 def _count(value: int | None) -> str:
     return f"{value:>10,}" if value is not None else f"{'unknown':>10}"
 
@@ -136,6 +145,11 @@ class RunSummary:
             f"  {'throughput':<22}{self.records_per_second:>10,.0f}  records/s"
             f" over {self.elapsed_seconds:.2f} s"
         )
+        lookups = self.extra.get("sot_cache_lookups")
+        if isinstance(lookups, int):
+            hits = int(self.extra.get("sot_cache_hits", 0))
+            rate = f"{100 * hits / lookups:.1f}%" if lookups else "-"
+            lines.append(f"  {'lookup cache hits':<22}{hits:>10,}  of {lookups:,} lookups ({rate})")
         if self.checkpoint is None or self.checkpoint == t.next_cursor:
             stored = "checkpointed"
         else:

@@ -12,14 +12,16 @@ INVOICE_ID_RE = re.compile(r"INV-[0-9]{1,12}", re.ASCII)
 
 
 def drifted_fields(record: Mapping[str, Any], schema: Schema) -> tuple[str, ...]:
-    """Names of the declared fields that are missing, null (unless allowed), of the wrong
-    type, off-enum or outside their constraints."""
+    """Names of the declared fields that are missing, null (unless allowed), empty, of the
+    wrong type, off-enum or outside their constraints. (The fast test passes truthy values
+    of an exact type; anything else, such as 0 or "", is decided by the field's own
+    `accepts`.)"""
     get = record.get
     missing = MISSING
     drifted: list[str] | None = None
     for name, exact, enum, spec in schema.checks:
         value = get(name, missing)
-        if type(value) in exact and (enum is None or value in enum):
+        if type(value) in exact and value and (enum is None or value in enum):
             continue
         if spec.accepts(value):
             continue

@@ -28,9 +28,12 @@ def build_meta(
     drifted_fields: Sequence[str] = (),
     repaired_fields: Sequence[str] = (),
     repair_source: str | None = None,
+    repairs: Mapping[str, str] | None = None,
+    drift_kinds: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The envelope's `meta` object."""
-    return {
+    """The envelope's `meta` object; `repairs` (field to how it was repaired) and
+    `drift_kinds` (field to kind of drift) appear when given."""
+    meta = {
         "envelope_version": ENVELOPE_VERSION,
         "source_id": source_id,
         "item_id": item_id,
@@ -42,6 +45,11 @@ def build_meta(
         "repaired_fields": list(repaired_fields),
         "repair_source": repair_source,
     }
+    if repairs is not None:
+        meta["repairs"] = dict(repairs)
+    if drift_kinds is not None:
+        meta["drift_kinds"] = dict(drift_kinds)
+    return meta
 
 
 def dump_envelope(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SidecarError(Exception):
     """Base class of every error the sidecar raises on purpose."""
@@ -29,3 +31,18 @@ class SourceUnavailable(SidecarError):
 
 class SinkUnavailable(SidecarError):
     """Redis could not take the batch now; nothing of it may be assumed written."""
+
+
+class BatchFailed(SidecarError):
+    """Every record of an invocation was handed back (Redis or the source of truth down).
+
+    Raised after the partial batch response is built, as Powertools' batch processor does,
+    so that Lambda counts an error; `report` is the batch's report and `response` the
+    partial batch response that lists every record.
+    """
+
+    def __init__(self, report: Any, response: dict[str, list[dict[str, str]]], detail: str):
+        failed = len(response.get("batchItemFailures", []))
+        super().__init__(f"every record of the batch failed ({failed} handed back): {detail}")
+        self.report = report
+        self.response = response

@@ -23,14 +23,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str
     """Process an SQS or Kinesis batch; returns `{"batchItemFailures": [...]}`.
 
     An event that is not a batch of records raises, so that the whole batch is retried
-    (its records could not be named in batchItemFailures).
+    (its records could not be named in batchItemFailures). A batch whose every record
+    failed raises BatchFailed (see `IngestSidecar.invoke`), so that Lambda's `Errors`
+    metric sees a dead Redis or source of truth at once.
     """
     sidecar = current_sidecar()
     request_id = getattr(context, "aws_request_id", None)
     if isinstance(request_id, str):
         sidecar.logger.append_keys(function_request_id=request_id)
     try:
-        return sidecar.handle_batch(event, context).lambda_response()
+        return sidecar.invoke(event, context).lambda_response()
     except InvalidEvent as exc:
         sidecar.logger.error("Event rejected.", extra={"error": str(exc)})
         raise

@@ -21,13 +21,15 @@ class SinkEntry(NamedTuple):
 
     `outcome` decides the target: MAIN_OUTCOMES go to the main stream with `data` as
     the envelope; any other non-empty outcome is a dead-letter reason with `data` as the
-    raw record and `error` as the detail; PROBE writes nothing.
+    raw record and `error` as the detail; PROBE writes nothing. `key` is the idempotency
+    id (a record version's, see sidecar_fn.dedupe); empty means the item id.
     """
 
     item_id: str
     outcome: str
     data: bytes
     error: str
+    key: str = ""
 
 
 class PushResult(NamedTuple):

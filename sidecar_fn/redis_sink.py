@@ -7,11 +7,25 @@ from collections.abc import Sequence
 from typing import Any, Protocol, cast
 
 import redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    NoScriptError,
+    ReadOnlyError,
+    TryAgainError,
+)
 
 from sidecar_fn.envelope import DEAD_LETTER_FIELDS, ENVELOPE_FIELD
 from sidecar_fn.errors import SinkUnavailable
+from sidecar_fn.keys import KeyNames, key_names, seen_key_prefix
 from sidecar_fn.ports import MAIN_OUTCOMES, PROBE, PushResult, SinkEntry
+
+__all__ = ["PUSH_SCRIPT", "RedisStreamSink", "ScriptRoute", "StandaloneRoute", "seen_key_prefix"]
+
+REDIRECTS = (MovedError, AskError, TryAgainError, ClusterDownError, ReadOnlyError)
+"""Answers that say: ask again, possibly elsewhere, after learning the topology (a
+READONLY comes from a primary demoted by a failover behind the same endpoint)."""
 
 _DLQ_PAIRS = ", ".join(
     f"'{name}', {value}"
@@ -24,7 +38,7 @@ _DLQ_PAIRS = ", ".join(
 
 PUSH_SCRIPT = f"""
 local ttl, main_maxlen, dlq_maxlen = ARGV[1], ARGV[2], ARGV[3]
-local prefix, source_id, received_at = ARGV[4], ARGV[5], ARGV[6]
+local source_id, received_at = ARGV[4], ARGV[5]
 local function xadd(stream, maxlen, ...)
   if maxlen == '' then
     return redis.call('XADD', stream, '*', ...)
@@ -32,11 +46,11 @@ local function xadd(stream, maxlen, ...)
   return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', ...)
 end
 local out, n = {{}}, 0
-for i = 7, #ARGV, 4 do
+for i = 6, #ARGV, 4 do
   local item, outcome = ARGV[i], ARGV[i + 1]
-  local key = prefix .. item
-  local seen = redis.call('GET', key)
   n = n + 1
+  local key = KEYS[{KeyNames.FIXED_KEYS} + n]
+  local seen = redis.call('GET', key)
   if seen or outcome == '' then
     out[n] = seen or ''
   else
@@ -51,6 +65,11 @@ for i = 7, #ARGV, 4 do
 end
 return out
 """
+"""The batch script. KEYS: the fixed keys of KeyNames, then one idempotency key per entry,
+so that every key it touches is declared (Redis Cluster routes and checks by them).
+ARGV: ttl, maxlens, source id, received_at, then 4 per entry (item, outcome, data, error).
+It appends first and sets the marker after: Redis does not roll a script back when a
+command fails (out of memory, a wrong-typed key), so a failed XADD leaves no marker."""
 
 
 class _Connection(Protocol):
@@ -58,14 +77,43 @@ class _Connection(Protocol):
 
     def send_packed_command(self, command: list[bytes], check_health: bool = True) -> None: ...
 
+    def send_command(self, *args: Any, **kwargs: Any) -> None: ...
+
     def read_response(self) -> Any: ...
 
     def disconnect(self) -> None: ...
 
 
-def seen_key_prefix(source_id: str) -> str:
-    """Prefix of the idempotency keys of one source: `aos:seen:<source_id>:`."""
-    return f"aos:seen:{source_id}:"
+class ScriptRoute(Protocol):
+    """Where a batch call goes: the pool of the server that owns its keys."""
+
+    attempts: int
+    """Calls tried before the batch is given up (a redirect or a dropped connection)."""
+
+    def pool(self, slot_key: bytes) -> redis.ConnectionPool:
+        """The connection pool of the server that owns `slot_key`."""
+        ...
+
+    def rerouted(self, error: redis.RedisError, attempt: int) -> None:
+        """Learn from `error` (a redirect, a dropped connection) before try `attempt` + 1."""
+        ...
+
+
+class StandaloneRoute:
+    """One Redis server (or a primary behind one endpoint): its own pool; a dropped
+    connection is retried once, at once."""
+
+    attempts = 2
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._pool = client.connection_pool
+
+    def pool(self, slot_key: bytes) -> redis.ConnectionPool:
+        """The client's pool, whatever the key."""
+        return self._pool
+
+    def rerouted(self, error: redis.RedisError, attempt: int) -> None:
+        """Nothing to learn: the next try reconnects."""
 
 
 class RedisStreamSink:
@@ -76,10 +124,16 @@ class RedisStreamSink:
     not roll a script back when a command in it fails (out of memory, a wrong-typed key):
     the entries before the failure stay written with their markers, the failing one has
     neither, and the batch is reported unwritten. Its redelivery finds the earlier items
-    already recorded and writes the rest, so a marker never stands without its entry. The command
-    is serialised here with one `bytes.join` and sent on a pooled connection: packing a
-    few thousand arguments through the client's generic packer costs more than Redis
-    takes to run the script.
+    already recorded and writes the rest, so a marker never stands without its entry.
+    Every key the script touches is declared in KEYS (see sidecar_fn.keys), so in cluster
+    mode the call goes to the one node owning their slot (`route`, see
+    sidecar_fn.redis_cluster). The command is serialised here with one `bytes.join` and
+    sent on a pooled connection: packing a few thousand arguments through the client's
+    generic packer costs more than Redis takes to run the script.
+
+    `wait_replicas` > 0 sends `WAIT` after the write: a batch that fewer replicas
+    acknowledged in time is reported unwritten, so that a failover right after it cannot
+    lose what was acknowledged (its redelivery finds the markers, or writes it again).
     """
 
     def __init__(
@@ -91,15 +145,22 @@ class RedisStreamSink:
         seen_ttl_s: int,
         stream_maxlen: int | None = None,
         dlq_maxlen: int | None = None,
+        route: ScriptRoute | None = None,
+        keys: KeyNames | None = None,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
     ) -> None:
         self._client = client
+        self._route = route if route is not None else StandaloneRoute(client)
         self._sha = hashlib.sha1(PUSH_SCRIPT.encode()).hexdigest()
-        self._keys = [stream.encode(), dlq_stream.encode()]
+        self._names = keys if keys is not None else key_names(stream, dlq_stream, cluster=False)
+        self._fixed = self._names.fixed()
         self._header = [
             str(seen_ttl_s).encode(),
             b"" if stream_maxlen is None else str(stream_maxlen).encode(),
             b"" if dlq_maxlen is None else str(dlq_maxlen).encode(),
         ]
+        self._wait = (wait_replicas, wait_timeout_ms)
         self._outcome_parts: dict[str, bytes] = {}
 
     def push(
@@ -132,22 +193,24 @@ class RedisStreamSink:
         return part
 
     def _pack(self, entries: Sequence[SinkEntry], source_id: str, received_at: str) -> bytes:
-        """The RESP body after `EVALSHA <sha>`: numkeys, keys, header args, entry args."""
-        head = [
-            b"2",
-            *self._keys,
-            *self._header,
-            seen_key_prefix(source_id).encode(),
-            source_id.encode(),
-            received_at.encode(),
-        ]
-        parts = [b"*%d\r\n" % (2 + len(head) + 4 * len(entries))]
+        """The whole EVALSHA: numkeys, keys (fixed, then one seen key per entry), header
+        args, entry args."""
+        head = [*self._header, source_id.encode(), received_at.encode()]
+        numkeys = len(self._fixed) + len(entries)
+        parts = [b"*%d\r\n" % (3 + numkeys + len(head) + 4 * len(entries))]
         parts.append(b"$7\r\nEVALSHA\r\n$40\r\n%s\r\n" % self._sha.encode())
-        for arg in head:
-            parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-        outcome_part = self._outcome_part
+        count = b"%d" % numkeys
         append = parts.append
-        for item_id, outcome, data, error in entries:
+        for arg in (count, *self._fixed):
+            append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+        prefix = self._names.seen_prefix(source_id)
+        for entry in entries:
+            seen = prefix + (entry.key or entry.item_id).encode()
+            append(b"$%d\r\n%s\r\n" % (len(seen), seen))
+        for arg in head:
+            append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+        outcome_part = self._outcome_part
+        for item_id, outcome, data, error, _ in entries:
             item = item_id.encode()
             append(b"$%d\r\n" % len(item))
             append(item)
@@ -164,23 +227,54 @@ class RedisStreamSink:
         return b"".join(parts)
 
     def _evalsha(self, command: bytes) -> Any:
-        """Send the packed EVALSHA; load the script once if Redis does not know it yet, and
-        retry once on a dropped connection (safe: the script is idempotent)."""
-        pool = self._client.connection_pool
-        for attempt in range(3):
-            pooled = pool.get_connection()
+        """Send the packed EVALSHA to the server owning the batch's slot; load the script
+        there if it does not know it (a new or newly promoted server), and retry what the
+        route says to retry (safe: the script is idempotent)."""
+        route = self._route
+        slot_key = self._fixed[0]
+        for attempt in range(1, route.attempts + 2):
+            try:
+                pool = route.pool(slot_key)
+                pooled = pool.get_connection()
+            except (redis.ConnectionError, redis.TimeoutError, *REDIRECTS) as exc:
+                if attempt >= route.attempts:
+                    raise
+                route.rerouted(exc, attempt)
+                continue
             connection = cast(_Connection, pooled)
             try:
                 connection.send_packed_command([command])
-                return connection.read_response()
-            except NoScriptError:
-                if attempt == 2:
-                    raise
-                self._client.script_load(PUSH_SCRIPT)
-            except (redis.ConnectionError, redis.TimeoutError):
+                try:
+                    reply = connection.read_response()
+                except NoScriptError:
+                    if attempt > route.attempts:
+                        raise
+                    connection.send_command("SCRIPT", "LOAD", PUSH_SCRIPT)
+                    connection.read_response()
+                    continue
+                self._await_replicas(connection)
+                return reply
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
                 connection.disconnect()
-                if attempt >= 1:
+                if attempt >= route.attempts:
                     raise
+                route.rerouted(exc, attempt)
+            except REDIRECTS as exc:
+                if attempt >= route.attempts:
+                    raise
+                route.rerouted(exc, attempt)
             finally:
                 pool.release(pooled)
         raise redis.RedisError("batch write did not complete")
+
+    def _await_replicas(self, connection: _Connection) -> None:
+        replicas, timeout_ms = self._wait
+        if replicas <= 0:
+            return
+        connection.send_command("WAIT", replicas, timeout_ms)
+        acknowledged = connection.read_response()
+        if not isinstance(acknowledged, int) or acknowledged < replicas:
+            raise redis.RedisError(
+                f"written, but {acknowledged} of {replicas} replicas acknowledged it"
+                f" within {timeout_ms} ms"
+            )

@@ -37,8 +37,10 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
-    """One expected field: its JSON type, whether null is allowed, and optional constraints
-    (enum, string length and pattern, numeric bounds)."""
+    """One expected field: its JSON type, whether null is allowed, optional constraints
+    (enum, string length and pattern, numeric bounds), the other names it may arrive under
+    (`aliases`, a dotted name for one level of nesting) and the Salesforce field(s) it is
+    read from. An empty string is drift unless the field declares `"minLength": 0`."""
 
     name: str
     type: str
@@ -51,6 +53,15 @@ class FieldSpec:
     maximum: float | None = None
     exclusive_minimum: float | None = None
     exclusive_maximum: float | None = None
+    aliases: tuple[str, ...] = ()
+    salesforce: Any = field(default=None, compare=False)
+    """The Salesforce field(s) this field is read from, as the schema names them (see
+    `salesforce_fields`); None for the built-in mapping."""
+
+    @property
+    def allow_empty(self) -> bool:
+        """True when an empty string passes (the field declares `"minLength": 0`)."""
+        return self.min_length == 0
 
     @property
     def constrained(self) -> bool:
@@ -86,6 +97,8 @@ class FieldSpec:
         return True
 
     def _accepts_text(self, value: str) -> bool:
+        if not value and self.min_length != 0:
+            return False
         if self.min_length is not None and len(value) < self.min_length:
             return False
         if self.max_length is not None and len(value) > self.max_length:
@@ -107,9 +120,14 @@ Check = tuple[str, frozenset[type], frozenset[Any] | None, FieldSpec]
 
 @dataclass(frozen=True, slots=True)
 class Schema:
-    """The fields every record must carry; drift is a field that misses this."""
+    """The fields every record must carry; drift is a field that misses this.
+
+    `known` names every field a record may carry (the expected ones and optional ones);
+    a field outside it is reported as unexpected. None when the schema does not say.
+    """
 
     fields: tuple[FieldSpec, ...]
+    known: frozenset[str] | None = None
     checks: tuple[Check, ...] = field(init=False, repr=False, compare=False)
     """Per field: name, the exact decoded types that pass at once, enum, spec."""
 
@@ -120,6 +138,8 @@ class Schema:
             for f in self.fields
         )
         object.__setattr__(self, "checks", checks)
+        if self.known is not None:
+            object.__setattr__(self, "known", self.known | frozenset(self.names))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -127,13 +147,29 @@ class Schema:
         return tuple(spec.name for spec in self.fields)
 
 
+INVOICE_STATUSES = frozenset({"DRAFT", "SUBMITTED", "APPROVED", "PAID", "VOID"})
+INVOICE_FIELDS = frozenset(
+    {
+        ID_FIELD,
+        "vendor_id",
+        "vendor_name",
+        "total_amount",
+        "currency",
+        "status",
+        "issue_date",
+        "billing_address",
+        "last_modified",
+    }
+)
+
 BUILTIN_SCHEMA = Schema(
     fields=(
         FieldSpec(ID_FIELD, "string"),
         FieldSpec("total_amount", "number"),
         FieldSpec("vendor_id", "string"),
-        FieldSpec("status", "string"),
-    )
+        FieldSpec("status", "string", INVOICE_STATUSES),
+    ),
+    known=INVOICE_FIELDS,
 )
 
 
@@ -142,7 +178,12 @@ _ANNOTATIONS = frozenset(
 )
 _STRING_KEYWORDS = frozenset({"minLength", "maxLength", "pattern"})
 _NUMBER_KEYWORDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
-_FIELD_KEYWORDS = frozenset({"type", "enum"}) | _STRING_KEYWORDS | _NUMBER_KEYWORDS | _ANNOTATIONS
+_FIELD_KEYWORDS = (
+    frozenset({"type", "enum", "aliases", "salesforce"})
+    | _STRING_KEYWORDS
+    | _NUMBER_KEYWORDS
+    | _ANNOTATIONS
+)
 _DOCUMENT_KEYWORDS = frozenset({"$schema", "$id", "type", "properties", "required"}) | _ANNOTATIONS
 
 
@@ -219,35 +260,52 @@ def _field(name: str, spec: Any) -> FieldSpec:
         raise SchemaError(f"field {name!r}: expected a type name or an object")
     _unsupported(f"field {name!r}", spec, _FIELD_KEYWORDS)
     type_name, nullable = _type_of(name, spec.get("type"))
-    plain = FieldSpec(name, type_name, nullable=nullable)
     enum = spec.get("enum")
     if enum is not None and (not isinstance(enum, list) or not enum):
         raise SchemaError(f"field {name!r}: enum must be a non-empty list")
     if enum is not None and type_name in {"object", "array"}:
         raise SchemaError(f"field {name!r}: enum is only for scalar types")
-    if enum is not None and not all(plain.accepts(v) for v in enum):
+    constraints = _constraints(name, type_name, spec)
+    if enum is not None and not all(
+        FieldSpec(name, type_name, nullable=nullable, min_length=0).accepts(v) for v in enum
+    ):
         raise SchemaError(f"field {name!r}: every enum value must be a {type_name}")
+    aliases = spec.get("aliases", [])
+    if not isinstance(aliases, list) or not all(_alias_ok(a) for a in aliases):
+        raise SchemaError(
+            f"field {name!r}: aliases must be a list of names, a dotted name for a nested one"
+        )
     return FieldSpec(
         name,
         type_name,
         frozenset(enum) if enum is not None else None,
         nullable,
-        **_constraints(name, type_name, spec),
+        aliases=tuple(aliases),
+        salesforce=spec.get("salesforce"),
+        **constraints,
     )
+
+
+def _alias_ok(alias: Any) -> bool:
+    return isinstance(alias, str) and all(part for part in alias.split(".", 1))
 
 
 def parse_schema(document: Any) -> Schema:
     """Build a Schema from a decoded schema document.
 
-    Accepted shapes: `{"fields": {"name": "string" | {"type": ..., "enum": [...]}, ...}}`,
-    or a JSON Schema subset `{"properties": {...}, "required": [...]}` (only the required
-    properties are expected). A field takes `type` (a name, or a list of one name and
-    `"null"`), `enum`, `minLength`/`maxLength`/`pattern` (strings; `pattern` is searched,
-    not anchored, as in JSON Schema), `minimum`/`maximum`/`exclusiveMinimum`/
-    `exclusiveMaximum` (numbers) and annotations; any other keyword (nested
-    `properties`, `format`, `items`, ...) is refused with SchemaError naming it, rather
-    than ignored. `invoice_id` is always expected as a non-null string. Patterns are
-    compiled here, once.
+    Accepted shapes: `{"fields": {"name": "string" | {"type": ..., "enum": [...]}, ...}}`
+    (with an optional `"known_fields": [...]` list of optional fields; any other field is
+    unexpected), or a JSON Schema subset `{"properties": {...}, "required": [...]}` (only
+    the required properties are expected; every property is known).
+
+    A field takes `type` (a name, or a list of one name and `"null"`), `enum`,
+    `minLength`/`maxLength`/`pattern` (strings; `pattern` is searched, not anchored, as in
+    JSON Schema; an empty string is drift unless `"minLength": 0`), `minimum`/`maximum`/
+    `exclusiveMinimum`/`exclusiveMaximum` (numbers), `aliases` (other names it may arrive
+    under, a dotted name for one level of nesting), `salesforce` (its Salesforce field) and
+    annotations; any other keyword (nested `properties`, `format`, `items`, ...) is refused
+    with SchemaError naming it, rather than ignored. `invoice_id` is always expected as a
+    non-null string. Patterns are compiled here, once.
     """
     if not isinstance(document, Mapping):
         raise SchemaError("schema must be a JSON object")
@@ -255,8 +313,18 @@ def parse_schema(document: Any) -> Schema:
         declared = document["fields"]
         if not isinstance(declared, Mapping):
             raise SchemaError('"fields" must be an object of field name to type')
-        _unsupported("schema", document, frozenset({"fields", "$schema", "$id"}) | _ANNOTATIONS)
+        _unsupported(
+            "schema",
+            document,
+            frozenset({"fields", "known_fields", "$schema", "$id"}) | _ANNOTATIONS,
+        )
         fields = [_field(str(name), spec) for name, spec in declared.items()]
+        known_list = document.get("known_fields")
+        if known_list is not None and (
+            not isinstance(known_list, list) or not all(isinstance(n, str) for n in known_list)
+        ):
+            raise SchemaError('"known_fields" must be a list of field names')
+        known = frozenset(known_list or ())
     elif "properties" in document:
         _unsupported("schema", document, _DOCUMENT_KEYWORDS)
         if document.get("type", "object") != "object":
@@ -270,6 +338,7 @@ def parse_schema(document: Any) -> Schema:
             raise SchemaError(f"required fields without a declared type: {missing}")
         declared_fields = {str(name): _field(str(name), spec) for name, spec in props.items()}
         fields = [declared_fields[str(name)] for name in required]
+        known = frozenset(declared_fields)
     else:
         raise SchemaError('schema needs "fields" or "properties"')
     if not any(f.name == ID_FIELD for f in fields):
@@ -277,7 +346,7 @@ def parse_schema(document: Any) -> Schema:
     id_spec = next(f for f in fields if f.name == ID_FIELD)
     if id_spec.type != "string" or id_spec.nullable:
         raise SchemaError(f"{ID_FIELD} must be declared as a string (not null)")
-    return Schema(fields=tuple(fields))
+    return Schema(fields=tuple(fields), known=known)
 
 
 def load_schema(path: str | None) -> Schema:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from sidecar_fn.dedupe import parse_dedupe_fields
 from sidecar_fn.errors import SettingsError
+from sidecar_fn.keys import key_names, tagged_stream_names
 
 _T = TypeVar("_T")
 
@@ -31,6 +34,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be zero or a positive integer")
+    return value
+
+
 def _finite(raw: str) -> float:
     value = float(raw)
     if not math.isfinite(value):
@@ -49,6 +59,13 @@ def _non_negative_float(raw: str) -> float:
     value = _finite(raw)
     if not value >= 0:
         raise ValueError("must be zero or a positive number")
+    return value
+
+
+def _share(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("must be a number from 0 to 1")
     return value
 
 
@@ -74,6 +91,30 @@ def _http_url(raw: str) -> str:
 
 
 def _text(raw: str) -> str:
+    return raw
+
+
+SOT_KINDS = ("farm", "salesforce")
+_API_VERSION = re.compile(r"[1-9][0-9]\.0", re.ASCII)
+_SF_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}", re.ASCII)
+
+
+def _sot_kind(raw: str) -> str:
+    if raw not in SOT_KINDS:
+        raise ValueError(f"must be one of {', '.join(SOT_KINDS)}")
+    return raw
+
+
+def _api_version(raw: str) -> str:
+    value = raw.removeprefix("v")
+    if _API_VERSION.fullmatch(value) is None:
+        raise ValueError("must look like 59.0")
+    return value
+
+
+def _sf_name(raw: str) -> str:
+    if _SF_NAME.fullmatch(raw) is None:
+        raise ValueError("must be a Salesforce API name (letters, digits, _)")
     return raw
 
 
@@ -108,22 +149,73 @@ class Settings:
     breaker_reset_s: float = 10.0
     metrics_namespace: str = "AOS/Ingest"
     service_name: str = "aos-sidecar"
+    verify_share: float = 0.05
+    sot_cache_ttl_s: float = 0.0
+    sot_cache_max_entries: int = 10_000
+    dedupe_key: tuple[str, ...] = ()
+    redis_cluster: bool = False
+    redis_wait_replicas: int = 0
+    sot_kind: str = "farm"
+    salesforce_login_url: str | None = None
+    salesforce_client_id: str | None = None
+    salesforce_client_secret: str | None = field(default=None, repr=False)
+    salesforce_credentials_secret_arn: str | None = None
+    salesforce_api_version: str = "59.0"
+    salesforce_object: str = "Invoice__c"
+    salesforce_external_id_field: str = "Invoice_Number__c"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from environment variables; raise SettingsError on a bad value."""
         d = cls()
         chunk = _read(environ, "AOS_SOT_CHUNK_SIZE", d.sot_chunk_size, _positive_int)
+        cluster = _read(environ, "AOS_REDIS_CLUSTER", d.redis_cluster, _flag)
+        source_id = _read(environ, "AOS_SOURCE_ID", d.source_id, _text)
+        stream_default, dlq_default = (
+            tagged_stream_names(source_id) if cluster else (d.stream, d.dlq_stream)
+        )
+        stream = _read(environ, "AOS_STREAM", stream_default, _text)
+        dlq_stream = _read(environ, "AOS_DLQ_STREAM", dlq_default, _text)
+        if cluster:
+            try:
+                key_names(stream, dlq_stream, cluster=True)
+            except ValueError as exc:
+                raise SettingsError(f"AOS_REDIS_CLUSTER=true: {exc}") from None
         if chunk > 200:
             raise SettingsError(f"AOS_SOT_CHUNK_SIZE={chunk} is invalid: at most 200 ids")
+        kind = _read(environ, "AOS_SOT_KIND", d.sot_kind, _sot_kind)
+        login_url = _read(environ, "SALESFORCE_LOGIN_URL", None, _http_url)
+        client_id = _read(environ, "SALESFORCE_CLIENT_ID", None, _text)
+        client_secret = _read(environ, "SALESFORCE_CLIENT_SECRET", None, _text)
+        secret_arn = _read(environ, "SALESFORCE_CREDENTIALS_SECRET_ARN", None, _text)
+        if kind == "salesforce":
+            if login_url is None:
+                raise SettingsError("AOS_SOT_KIND=salesforce needs SALESFORCE_LOGIN_URL")
+            if secret_arn is None and (client_id is None or client_secret is None):
+                raise SettingsError(
+                    "AOS_SOT_KIND=salesforce needs SALESFORCE_CLIENT_ID and "
+                    "SALESFORCE_CLIENT_SECRET, or SALESFORCE_CREDENTIALS_SECRET_ARN"
+                )
         return cls(
+            sot_kind=kind,
+            salesforce_login_url=login_url,
+            salesforce_client_id=client_id,
+            salesforce_client_secret=client_secret,
+            salesforce_credentials_secret_arn=secret_arn,
+            salesforce_api_version=_read(
+                environ, "SALESFORCE_API_VERSION", d.salesforce_api_version, _api_version
+            ),
+            salesforce_object=_read(environ, "SALESFORCE_OBJECT", d.salesforce_object, _sf_name),
+            salesforce_external_id_field=_read(
+                environ, "SALESFORCE_EXTERNAL_ID_FIELD", d.salesforce_external_id_field, _sf_name
+            ),
             redis_url=_read(environ, "REDIS_URL", d.redis_url, _redis_url),
             farm_url=_read(environ, "FARM_URL", d.farm_url, _http_url),
             farm_api_token=_read(environ, "FARM_API_TOKEN", None, _text),
             farm_api_token_secret_arn=_read(environ, "FARM_API_TOKEN_SECRET_ARN", None, _text),
-            stream=_read(environ, "AOS_STREAM", d.stream, _text),
-            dlq_stream=_read(environ, "AOS_DLQ_STREAM", d.dlq_stream, _text),
-            source_id=_read(environ, "AOS_SOURCE_ID", d.source_id, _text),
+            stream=stream,
+            dlq_stream=dlq_stream,
+            source_id=source_id,
             schema_path=_read(environ, "AOS_SCHEMA", None, _text),
             seen_ttl_s=_read(environ, "AOS_SEEN_TTL_SECONDS", d.seen_ttl_s, _positive_int),
             stream_maxlen=_read(environ, "AOS_STREAM_MAXLEN", None, _positive_int),
@@ -157,4 +249,16 @@ class Settings:
                 environ, "POWERTOOLS_METRICS_NAMESPACE", d.metrics_namespace, _text
             ),
             service_name=_read(environ, "POWERTOOLS_SERVICE_NAME", d.service_name, _text),
+            verify_share=_read(environ, "AOS_VERIFY_SHARE", d.verify_share, _share),
+            sot_cache_ttl_s=_read(
+                environ, "AOS_SOT_CACHE_TTL_SECONDS", d.sot_cache_ttl_s, _non_negative_float
+            ),
+            sot_cache_max_entries=_read(
+                environ, "AOS_SOT_CACHE_MAX_ENTRIES", d.sot_cache_max_entries, _positive_int
+            ),
+            dedupe_key=_read(environ, "AOS_DEDUPE_KEY", d.dedupe_key, parse_dedupe_fields),
+            redis_cluster=cluster,
+            redis_wait_replicas=_read(
+                environ, "AOS_REDIS_WAIT_REPLICAS", d.redis_wait_replicas, _non_negative_int
+            ),
         )

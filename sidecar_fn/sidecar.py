@@ -14,9 +14,20 @@ from typing import Any
 import orjson
 from aws_lambda_powertools import Logger
 
+from sidecar_fn.dedupe import keyed_by_version
 from sidecar_fn.drift import drifted_fields, lookup_problem
+from sidecar_fn.drift_kinds import unexpected_fields
 from sidecar_fn.envelope import build_meta, dump_envelope, format_received_at
-from sidecar_fn.errors import SidecarError, SinkUnavailable, SourceUnavailable, Unrepairable
+from sidecar_fn.errors import (
+    BatchFailed,
+    SidecarError,
+    SinkUnavailable,
+    SourceUnavailable,
+    Unrepairable,
+)
+from sidecar_fn.fifo import hold_back_after_failure, message_groups
+from sidecar_fn.healing import DriftTally, Healer, Triage
+from sidecar_fn.local_repair import SOURCE_OF_TRUTH
 from sidecar_fn.malformed import malformed_error
 from sidecar_fn.ports import (
     CLEAN,
@@ -30,7 +41,6 @@ from sidecar_fn.ports import (
     StreamSink,
 )
 from sidecar_fn.records import Item, parse_event
-from sidecar_fn.repair import merge
 from sidecar_fn.schema import ID_FIELD, Schema
 from sidecar_fn.telemetry import LogLine, RecordLog
 
@@ -39,6 +49,7 @@ UNREPAIRABLE = "unrepairable"
 RETRIES_EXHAUSTED = "retries_exhausted"
 FAILED = "failed"
 COUNT_KEYS = (CLEAN, REPAIRED, MALFORMED, UNREPAIRABLE, RETRIES_EXHAUSTED, FAILED)
+LOCAL_REPAIR_SOURCE = "local"
 
 
 _UNSET = SinkEntry("", PROBE, b"", "")
@@ -56,7 +67,8 @@ class BatchReport:
     `counts` has one key per outcome (clean, repaired, malformed, unrepairable,
     retries_exhausted, failed) and sums to the number of records delivered; an item
     already recorded by an earlier delivery counts under that first outcome and also in
-    `duplicates`. `failures` lists the item ids to hand back to the trigger.
+    `duplicates`. `failures` lists the item ids to hand back to the trigger. `drift`
+    counts drift per kind and field, local repairs, verification and unexpected fields.
     """
 
     outcomes: dict[str, str] = field(default_factory=dict)
@@ -65,14 +77,33 @@ class BatchReport:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     drifted: int = 0
     duplicates: int = 0
+    drift: DriftTally = field(default_factory=DriftTally)
 
     def lambda_response(self) -> dict[str, list[dict[str, str]]]:
         """Lambda's partial batch response."""
         return {"batchItemFailures": [{"itemIdentifier": item_id} for item_id in self.failures]}
 
+    @property
+    def all_failed(self) -> bool:
+        """True when the batch had records and every one of them is handed back."""
+        return bool(self.failures) and self.counts[FAILED] == sum(self.counts.values())
+
     def metrics(self) -> dict[str, int]:
         """The per-batch metric set: counts plus drifted and duplicates."""
         return {**self.counts, "drifted": self.drifted, "duplicates": self.duplicates}
+
+
+def _records_of(items: Sequence[tuple[str, bytes]]) -> dict[int, dict[str, Any]]:
+    """The JSON objects among raw `(item_id, raw)` pairs, by index."""
+    records: dict[int, dict[str, Any]] = {}
+    for index, (_, raw) in enumerate(items):
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if type(record) is dict:
+            records[index] = record
+    return records
 
 
 class IngestSidecar:
@@ -95,6 +126,8 @@ class IngestSidecar:
         default_budget_s: float = 10.0,
         deadline_reserve_s: float = 1.0,
         clock: Callable[[], datetime] = _utcnow,
+        verify_share: float = 0.05,
+        dedupe_fields: tuple[str, ...] = (),
     ) -> None:
         self.source_id = source_id
         self.schema = schema
@@ -106,6 +139,8 @@ class IngestSidecar:
         self._default_budget_s = default_budget_s
         self._deadline_reserve_s = deadline_reserve_s
         self._clock = clock
+        self.healer = Healer(schema, verify_share=verify_share)
+        self.dedupe_fields = dedupe_fields
         self.record_log = RecordLog(logger)
         self._fetch_pool: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
@@ -123,20 +158,34 @@ class IngestSidecar:
         drifted = drifted_fields(record, self.schema)
         if not drifted:
             return dict(record)
-        problem = lookup_problem(record)
-        if problem is not None:
-            raise Unrepairable(problem)
-        invoice_id = record[ID_FIELD]
+        label = record.get(ID_FIELD)
+        triage = self.healer.triage(str(label), record, drifted, DriftTally())
+        if triage.needs_source:
+            problem = lookup_problem(triage.record)
+            if problem is not None and triage.remaining:
+                raise Unrepairable(problem)
+            triage.verify = triage.verify and problem is None
+        if not triage.needs_source:
+            self.logger.info(
+                f"Drift Detected for {label}. Repaired locally.",
+                extra={"invoice_id": label, "drift_kinds": triage.kinds},
+            )
+            repaired, repairs = triage.record, triage.repairs
+        else:
+            invoice_id = triage.record[ID_FIELD]
+            self.logger.info(
+                f"Drift Detected for {invoice_id}. Fetching repair...",
+                extra={"invoice_id": invoice_id, "drifted_fields": drifted},
+            )
+            fetched = self.source.fetch_many([invoice_id], budget_s=self._default_budget_s)
+            if invoice_id not in fetched:
+                if triage.remaining:
+                    raise SourceUnavailable(f"source of truth did not answer for {invoice_id}")
+                fetched = {invoice_id: None}
+            repaired, repairs, _ = self.healer.finish(triage, fetched[invoice_id])
         self.logger.info(
-            f"Drift Detected for {invoice_id}. Fetching repair...",
-            extra={"invoice_id": invoice_id, "drifted_fields": drifted},
-        )
-        fetched = self.source.fetch_many([invoice_id], budget_s=self._default_budget_s)
-        if invoice_id not in fetched:
-            raise SourceUnavailable(f"source of truth did not answer for {invoice_id}")
-        repaired = merge(record, drifted, fetched[invoice_id], self.schema)
-        self.logger.info(
-            "Record Repaired.", extra={"invoice_id": invoice_id, "repaired_fields": drifted}
+            "Record Repaired.",
+            extra={"invoice_id": label, "repaired_fields": drifted, "repairs": repairs},
         )
         return repaired
 
@@ -157,7 +206,26 @@ class IngestSidecar:
 
     def handle_batch(self, event: Mapping[str, Any], context: Any = None) -> BatchReport:
         """Process one SQS or Kinesis event; see BatchReport."""
-        return self._process(parse_event(event), self._budget(context))
+        return self._process(parse_event(event), self._budget(context), message_groups(event))
+
+    def invoke(self, event: Mapping[str, Any], context: Any = None) -> BatchReport:
+        """`handle_batch` with Lambda's error semantics: raise BatchFailed, after the
+        partial batch response is built, when every record of the batch failed.
+
+        A batch that fails entirely means Redis or the source of truth is down; raising
+        makes the invocation count in Lambda's `Errors` metric and lets the trigger back
+        off. The records are redelivered either way.
+        """
+        report = self.handle_batch(event, context)
+        if report.all_failed:
+            first = report.errors.get(report.failures[0], "no detail")
+            self.logger.error(
+                "Every record of the batch failed; raising so that the invocation counts "
+                "as an error.",
+                extra={"records": len(report.failures), "error": first},
+            )
+            raise BatchFailed(report, report.lambda_response(), first)
+        return report
 
     def dead_letter(self, items: Sequence[tuple[str, bytes]], reason: str, error: str) -> None:
         """Dead-letter `(item_id, raw)` pairs under `reason`; items already recorded are left.
@@ -169,6 +237,8 @@ class IngestSidecar:
         if not items:
             return
         entries = [SinkEntry(item_id, reason, raw, error) for item_id, raw in items]
+        if self.dedupe_fields:
+            keyed_by_version(entries, _records_of(items), self.dedupe_fields)
         received_at = format_received_at(self._clock())
         results = self.sink.push(entries, source_id=self.source_id, received_at=received_at)
         self._log_dead_letters(entries, results)
@@ -184,7 +254,12 @@ class IngestSidecar:
         millis = float(remaining())
         return max(0.0, millis / 1000.0 - self._deadline_reserve_s)
 
-    def _process(self, items: Sequence[Item], budget_s: float) -> BatchReport:
+    def _process(
+        self,
+        items: Sequence[Item],
+        budget_s: float,
+        fifo_groups: Sequence[str | None] | None = None,
+    ) -> BatchReport:
         now = self._clock()
         received_at = format_received_at(now)
         source_id = self.source_id
@@ -193,10 +268,13 @@ class IngestSidecar:
         decode_error = orjson.JSONDecodeError
         report = BatchReport()
         entries: list[SinkEntry] = []
-        pending: list[tuple[int, dict[str, Any], tuple[str, ...]]] = []
+        pending: list[tuple[int, Triage, tuple[str, ...]]] = []
+        parsed: dict[int, dict[str, Any]] = {}
         clean: list[tuple[int, Item, dict[str, Any]]] = []
         warnings: list[LogLine] = []
         drift_lines: list[LogLine] = []
+        known = schema.known
+        unexpected: dict[str, list[str]] = {}
 
         for item in items:
             if item.problem is not None:
@@ -216,13 +294,41 @@ class IngestSidecar:
                     )
                 )
                 continue
+            parsed[len(entries)] = record
             drifted = drifted_fields(record, schema)
             if not drifted:
+                if known is not None and not known.issuperset(record):
+                    self._note_unexpected(item.item_id, record, report, unexpected)
                 clean.append((len(entries), item, record))
                 entries.append(_UNSET)
                 continue
             report.drifted += 1
-            problem = lookup_problem(record)
+            triage = self.healer.triage(item.item_id, record, drifted, report.drift)
+            record = triage.record
+            self._note_unexpected(item.item_id, record, report, unexpected)
+            problem = lookup_problem(record) if triage.needs_source else None
+            if problem is not None and not triage.remaining:
+                triage.verify, problem = False, None
+            if not triage.needs_source:
+                entries.append(self._local_entry(item, triage, drifted, received_at, report))
+                drift_lines.append(
+                    (
+                        f"Drift Detected for {record.get(ID_FIELD)}. Repaired locally.",
+                        {"item_id": item.item_id, "drift_kinds": triage.kinds},
+                    )
+                )
+                drift_lines.append(
+                    (
+                        "Record Repaired.",
+                        {
+                            "invoice_id": record.get(ID_FIELD),
+                            "item_id": item.item_id,
+                            "repaired_fields": drifted,
+                            "repairs": triage.repairs,
+                        },
+                    )
+                )
+                continue
             if problem is not None:
                 warnings.append(
                     (
@@ -235,17 +341,30 @@ class IngestSidecar:
             drift_lines.append(
                 (
                     f"Drift Detected for {record[ID_FIELD]}. Fetching repair...",
-                    {"item_id": item.item_id, "drifted_fields": drifted},
+                    {
+                        "item_id": item.item_id,
+                        "drifted_fields": drifted,
+                        "drift_kinds": triage.kinds,
+                    },
                 )
             )
-            pending.append((len(entries), record, drifted))
+            pending.append((len(entries), triage, drifted))
             entries.append(SinkEntry(item.item_id, PROBE, b"", ""))
 
         self.record_log.write(WARNING, "handle_batch", warnings)
         self.record_log.write(INFO, "handle_batch", drift_lines)
+        if unexpected:
+            self.logger.warning(
+                "Unexpected fields.",
+                extra={
+                    "fields": {k: len(v) for k, v in unexpected.items()},
+                    "item_ids": unexpected,
+                },
+            )
         fetching = None
         if pending:
-            ids = list(dict.fromkeys(record[ID_FIELD] for _, record, _ in pending))
+            report.drift.source_lookups += len(pending)
+            ids = list(dict.fromkeys(t.record[ID_FIELD] for _, t, _ in pending))
             fetching = self._executor().submit(self._fetch, ids, budget_s)
 
         clean_meta = build_meta(
@@ -265,9 +384,28 @@ class IngestSidecar:
         if fetching is not None:
             fetched, fetch_error = fetching.result()
             self._repair_pending(items, entries, pending, fetched, fetch_error, received_at, report)
+        if fifo_groups is not None:
+            for index, reason in hold_back_after_failure(entries, fifo_groups).items():
+                report.errors[items[index].item_id] = reason
+        if self.dedupe_fields:
+            keyed_by_version(entries, parsed, self.dedupe_fields)
         self._push(items, entries, received_at, report)
         self.metrics.publish(report.metrics())
         return report
+
+    def _note_unexpected(
+        self,
+        item_id: str,
+        record: Mapping[str, Any],
+        report: BatchReport,
+        seen: dict[str, list[str]],
+    ) -> None:
+        """Count and remember (for one log line a batch) fields no schema field names."""
+        for name in unexpected_fields(record, self.schema):
+            report.drift.unexpected[name] += 1
+            ids = seen.setdefault(name, [])
+            if len(ids) < 5:
+                ids.append(item_id)
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._executor_lock:
@@ -290,7 +428,7 @@ class IngestSidecar:
         self,
         items: Sequence[Item],
         entries: list[SinkEntry],
-        pending: list[tuple[int, dict[str, Any], tuple[str, ...]]],
+        pending: list[tuple[int, Triage, tuple[str, ...]]],
         fetched: Mapping[str, Any],
         fetch_error: str,
         received_at: str,
@@ -299,17 +437,20 @@ class IngestSidecar:
         deferred = 0
         repaired_lines: list[LogLine] = []
         warnings: list[LogLine] = []
-        for index, record, drifted in pending:
+        for index, triage, drifted in pending:
             item = items[index]
-            invoice_id = record[ID_FIELD]
+            invoice_id = triage.record[ID_FIELD]
             if invoice_id not in fetched:
+                if not triage.remaining:
+                    entries[index] = self._local_entry(item, triage, drifted, received_at, report)
+                    continue
                 deferred += 1
                 report.errors[item.item_id] = (
                     fetch_error or f"source of truth did not answer for {invoice_id}"
                 )
                 continue
             try:
-                repaired = merge(record, drifted, fetched[invoice_id], self.schema)
+                repaired, repairs, disagreed = self.healer.finish(triage, fetched[invoice_id])
             except Unrepairable as exc:
                 warnings.append(
                     (
@@ -319,27 +460,39 @@ class IngestSidecar:
                 )
                 entries[index] = SinkEntry(item.item_id, UNREPAIRABLE, item.raw, str(exc))
                 continue
-            meta = build_meta(
-                source_id=self.source_id,
-                item_id=item.item_id,
-                record_id=invoice_id,
-                received_at=received_at,
-                drifted_fields=drifted,
-                repaired_fields=drifted,
-                repair_source=self.repair_source,
-            )
-            try:
-                envelope = dump_envelope(meta, repaired)
-            except ValueError as exc:
-                entries[index] = SinkEntry(item.item_id, UNREPAIRABLE, item.raw, str(exc))
-                continue
-            entries[index] = SinkEntry(item.item_id, REPAIRED, envelope, "")
-            repaired_lines.append(
-                (
-                    "Record Repaired.",
-                    {"invoice_id": invoice_id, "item_id": item.item_id, "repaired_fields": drifted},
+            if triage.repairs and fetched[invoice_id] is not None:
+                report.drift.verified += 1
+            for d in disagreed:
+                report.drift.verify_disagreements += 1
+                warnings.append(
+                    (
+                        "Local repair disagrees with the source of truth; source value kept, "
+                        "local repair of the field off.",
+                        {
+                            "invoice_id": invoice_id,
+                            "item_id": item.item_id,
+                            "field": d.field,
+                            "how": triage.repairs[d.field],
+                            "local_value": d.local,
+                            "source_value": d.source,
+                        },
+                    )
                 )
+            entries[index] = self._repaired_entry(
+                item, repaired, drifted, repairs, triage.kinds, received_at, report
             )
+            if entries[index].outcome == REPAIRED:
+                repaired_lines.append(
+                    (
+                        "Record Repaired.",
+                        {
+                            "invoice_id": invoice_id,
+                            "item_id": item.item_id,
+                            "repaired_fields": drifted,
+                            "repairs": repairs,
+                        },
+                    )
+                )
         self.record_log.write(INFO, "repair", repaired_lines)
         self.record_log.write(WARNING, "repair", warnings)
         if deferred and fetch_error == NO_TIME_LEFT:
@@ -355,6 +508,50 @@ class IngestSidecar:
                 "back for redelivery.",
                 extra={"records": deferred, "error": fetch_error or "partial answer"},
             )
+
+    def _local_entry(
+        self,
+        item: Item,
+        triage: Triage,
+        drifted: tuple[str, ...],
+        received_at: str,
+        report: BatchReport,
+    ) -> SinkEntry:
+        """The entry of a record repaired without the source of truth."""
+        report.drift.repaired_locally += 1
+        return self._repaired_entry(
+            item, triage.record, drifted, triage.repairs, triage.kinds, received_at, report
+        )
+
+    def _repaired_entry(
+        self,
+        item: Item,
+        record: dict[str, Any],
+        drifted: tuple[str, ...],
+        repairs: Mapping[str, str],
+        kinds: Mapping[str, str],
+        received_at: str,
+        report: BatchReport,
+    ) -> SinkEntry:
+        """The main-stream entry of a repaired record (unrepairable if it cannot be written)."""
+        report.drift.repairs.update(repairs.values())
+        from_source = SOURCE_OF_TRUTH in repairs.values()
+        meta = build_meta(
+            source_id=self.source_id,
+            item_id=item.item_id,
+            record_id=record.get(ID_FIELD),
+            received_at=received_at,
+            drifted_fields=drifted,
+            repaired_fields=drifted,
+            repair_source=self.repair_source if from_source else LOCAL_REPAIR_SOURCE,
+            repairs=repairs,
+            drift_kinds=kinds,
+        )
+        try:
+            envelope = dump_envelope(meta, record)
+        except ValueError as exc:
+            return SinkEntry(item.item_id, UNREPAIRABLE, item.raw, str(exc))
+        return SinkEntry(item.item_id, REPAIRED, envelope, "")
 
     def _push(
         self,

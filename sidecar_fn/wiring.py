@@ -2,28 +2,43 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+import httpx
 import redis
 from aws_lambda_powertools import Logger
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from sidecar_fn.breaker import CircuitBreaker
+from sidecar_fn.errors import SettingsError
+from sidecar_fn.keys import key_names
 from sidecar_fn.ports import MetricsSink, SourceOfTruth
+from sidecar_fn.redis_cluster import ClusterRoute, build_cluster_client
 from sidecar_fn.redis_sink import RedisStreamSink
-from sidecar_fn.schema import load_schema
+from sidecar_fn.salesforce_auth import CredentialSource, secret_credentials, static_credentials
+from sidecar_fn.salesforce_fields import field_mapping
+from sidecar_fn.schema import Schema, load_schema
 from sidecar_fn.secrets import read_token
 from sidecar_fn.settings import Settings
 from sidecar_fn.sidecar import IngestSidecar
+from sidecar_fn.source_cache import CachedSourceOfTruth, CacheMetrics
+from sidecar_fn.source_calls import SourceCalls
 from sidecar_fn.source_http import HttpSourceOfTruth
+from sidecar_fn.source_salesforce import SalesforceSourceOfTruth
 from sidecar_fn.telemetry import EmfMetrics, build_logger
 
 
-def build_redis_client(settings: Settings) -> redis.Redis:
+def build_redis_client(settings: Settings) -> redis.Redis | RedisCluster:
     """A Redis client for `settings.redis_url` (TLS with `rediss://`), bounded timeouts and
     one quick retry, so that an unreachable Redis fails a batch in seconds, not minutes.
 
     No periodic health-check PING: the batch write is the only round trip, and the sink
-    reconnects and retries once when a pooled connection turns out to be dead."""
+    reconnects and retries once when a pooled connection turns out to be dead.
+    With AOS_REDIS_CLUSTER=true, a cluster client discovering the topology from REDIS_URL."""
+    if settings.redis_cluster:
+        return build_cluster_client(settings.redis_url, settings.redis_timeout_s)
     return redis.Redis.from_url(
         settings.redis_url,
         socket_timeout=settings.redis_timeout_s,
@@ -42,8 +57,55 @@ def farm_token(settings: Settings) -> str | None:
     return None
 
 
+def source_calls(settings: Settings) -> SourceCalls:
+    """Retries, deadline, breaker and concurrency for a Salesforce source, from `settings`."""
+    return SourceCalls(
+        timeout_s=settings.sot_timeout_s,
+        max_attempts=settings.sot_max_attempts,
+        backoff_s=settings.sot_backoff_s,
+        concurrency=settings.sot_concurrency,
+        default_budget_s=settings.sot_budget_s,
+        breaker=CircuitBreaker(settings.breaker_threshold, settings.breaker_reset_s),
+    )
+
+
+def salesforce_credentials(settings: Settings) -> CredentialSource:
+    """SALESFORCE_CLIENT_ID + SALESFORCE_CLIENT_SECRET, else the secret's JSON."""
+    if settings.salesforce_client_id and settings.salesforce_client_secret:
+        return static_credentials(settings.salesforce_client_id, settings.salesforce_client_secret)
+    if settings.salesforce_credentials_secret_arn:
+        return secret_credentials(settings.salesforce_credentials_secret_arn)
+    raise SettingsError("no Salesforce credentials configured")
+
+
+def build_salesforce_source(
+    settings: Settings,
+    schema: Schema,
+    *,
+    metrics: MetricsSink | None = None,
+    logger: Logger | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> SalesforceSourceOfTruth:
+    """The Salesforce source of truth described by `settings`, mapped for `schema`."""
+    if settings.salesforce_login_url is None:
+        raise SettingsError("AOS_SOT_KIND=salesforce needs SALESFORCE_LOGIN_URL")
+    return SalesforceSourceOfTruth(
+        settings.salesforce_login_url,
+        salesforce_credentials(settings),
+        field_mapping(schema, settings.salesforce_external_id_field),
+        calls=source_calls(settings),
+        api_version=settings.salesforce_api_version,
+        sobject=settings.salesforce_object,
+        max_ids=settings.sot_chunk_size,
+        keepalive=True,
+        metrics=metrics,
+        logger=logger,
+        transport=transport,
+    )
+
+
 def build_source(settings: Settings) -> HttpSourceOfTruth:
-    """The HTTP source of truth described by `settings`."""
+    """The farm's HTTP source of truth described by `settings`."""
     return HttpSourceOfTruth(
         settings.farm_url,
         token=farm_token(settings),
@@ -58,33 +120,66 @@ def build_source(settings: Settings) -> HttpSourceOfTruth:
     )
 
 
+def with_lookup_cache(
+    source: SourceOfTruth, metrics: MetricsSink, settings: Settings
+) -> tuple[SourceOfTruth, MetricsSink]:
+    """The source behind a lookup cache, and metrics counting its hits, when
+    AOS_SOT_CACHE_TTL_SECONDS is set; both unchanged otherwise."""
+    if not settings.sot_cache_ttl_s:
+        return source, metrics
+    cache = CachedSourceOfTruth(
+        source, ttl_s=settings.sot_cache_ttl_s, max_entries=settings.sot_cache_max_entries
+    )
+    return cache, CacheMetrics(metrics, cache)
+
+
+def build_sink(settings: Settings, client: redis.Redis | RedisCluster) -> RedisStreamSink:
+    """The stream sink on `client`: routed by hash slot on a cluster client."""
+    cluster = isinstance(client, RedisCluster)
+    route = ClusterRoute(client) if isinstance(client, RedisCluster) else None
+    return RedisStreamSink(
+        cast(redis.Redis, client),
+        stream=settings.stream,
+        dlq_stream=settings.dlq_stream,
+        seen_ttl_s=settings.seen_ttl_s,
+        stream_maxlen=settings.stream_maxlen,
+        dlq_maxlen=settings.dlq_maxlen,
+        route=route,
+        keys=key_names(settings.stream, settings.dlq_stream, cluster=cluster),
+        wait_replicas=settings.redis_wait_replicas,
+    )
+
+
 def build_sidecar(
     settings: Settings,
     *,
-    redis_client: redis.Redis | None = None,
+    redis_client: redis.Redis | RedisCluster | None = None,
     source: SourceOfTruth | None = None,
     metrics: MetricsSink | None = None,
     logger: Logger | None = None,
 ) -> IngestSidecar:
     """Build the sidecar; real clients are made for whatever is not given."""
     client = redis_client if redis_client is not None else build_redis_client(settings)
-    sink = RedisStreamSink(
-        client,
-        stream=settings.stream,
-        dlq_stream=settings.dlq_stream,
-        seen_ttl_s=settings.seen_ttl_s,
-        stream_maxlen=settings.stream_maxlen,
-        dlq_maxlen=settings.dlq_maxlen,
+    schema = load_schema(settings.schema_path)
+    if logger is None:
+        logger = build_logger(settings.service_name)
+    if metrics is None:
+        metrics = EmfMetrics(namespace=settings.metrics_namespace, service=settings.service_name)
+    if source is None and settings.sot_kind == "salesforce":
+        source = build_salesforce_source(settings, schema, metrics=metrics, logger=logger)
+    sink = build_sink(settings, client)
+    source, metrics = with_lookup_cache(
+        source if source is not None else build_source(settings), metrics, settings
     )
     return IngestSidecar(
         source_id=settings.source_id,
-        schema=load_schema(settings.schema_path),
-        source=source if source is not None else build_source(settings),
+        schema=schema,
+        source=source,
         sink=sink,
-        logger=logger if logger is not None else build_logger(settings.service_name),
-        metrics=metrics
-        if metrics is not None
-        else EmfMetrics(namespace=settings.metrics_namespace, service=settings.service_name),
+        logger=logger,
+        metrics=metrics,
         default_budget_s=settings.sot_budget_s,
         deadline_reserve_s=settings.deadline_reserve_s,
+        verify_share=settings.verify_share,
+        dedupe_fields=settings.dedupe_key,
     )

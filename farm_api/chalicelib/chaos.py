@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from chalicelib.catalogue import Invoice, pristine_invoice
+from chalicelib.field_drift import DEFAULT_KIND_SHARES, KindShares, apply_kind
 from chalicelib.ids import MAX_ID_LENGTH
 from chalicelib.rng import draws, unit
 
@@ -27,7 +28,7 @@ _FIELD_TABLE = (
     ("vendor_id",) * 11 + ("billing_address",) * 3 + ("status",) * 3 + ("total_amount",) * 3
 )
 _SECOND_FIELD_SHARE = 0.3
-_NULL_SHARE = 0.4
+_NO_KINDS = KindShares(0.0, 0.0, 0.0, 0.0)
 _GARBAGE = (
     "xml",
     "pipe",
@@ -39,18 +40,22 @@ _MALFORMED_TABLE = ("truncated",) * 8 + ("garbage",) * 5 + ("array",) * 3 + ("sc
 
 @dataclass(frozen=True)
 class ChaosRates:
-    """Shares of drifted and malformed records, and the unrepairable share of drifted ones."""
+    """Shares of drifted and malformed records, the unrepairable share of drifted ones, and
+    how each drifted field drifts (`kinds`; unrepairable records only lose or null fields)."""
 
     drift_rate: float
     malformed_rate: float
     unrepairable_share: float
+    kinds: KindShares = DEFAULT_KIND_SHARES
 
 
 class StreamRecord(NamedTuple):
     """One record of the stream, with the ground truth about what it is.
 
     Only `sequence` and `data` go over the wire; `kind`, `invoice_id` (the id the data
-    names, None when it names none) and `drifted_fields` let tests check a consumer.
+    names, None when it names none), `drifted_fields` and `drift_kinds` (aligned with
+    `drifted_fields`: missing, null, renamed, wrong_type, case, empty) let tests check a
+    consumer.
     """
 
     sequence: int
@@ -58,6 +63,7 @@ class StreamRecord(NamedTuple):
     kind: str
     invoice_id: str | None
     drifted_fields: tuple[str, ...] = ()
+    drift_kinds: tuple[str, ...] = ()
 
 
 def stream_invoice_number(seed: int, sequence: int, catalogue_size: int) -> int:
@@ -78,7 +84,7 @@ def record_at(
     if roll < rates.malformed_rate:
         return StreamRecord(sequence, _malformed(invoice, v), MALFORMED, None)
     if roll < rates.malformed_rate + rates.drift_rate:
-        return _drifted(sequence, invoice, v, rates.unrepairable_share, catalogue_size)
+        return _drifted(seed, sequence, invoice, v, rates, catalogue_size)
     return StreamRecord(sequence, _dumps(invoice), CLEAN, invoice["invoice_id"])
 
 
@@ -98,10 +104,11 @@ def _dumps(value: Any) -> str:
 
 
 def _drifted(
+    seed: int,
     sequence: int,
     invoice: Invoice,
     v: tuple[int, ...],
-    unrepairable_share: float,
+    rates: ChaosRates,
     catalogue_size: int,
 ) -> StreamRecord:
     fields = [_FIELD_TABLE[v[1] % len(_FIELD_TABLE)]]
@@ -111,7 +118,9 @@ def _drifted(
             fields.append(second)
     kind = DRIFTED
     record_id: str | None = invoice["invoice_id"]
-    if unit(v[4]) < unrepairable_share:
+    shares = rates.kinds
+    if unit(v[4]) < rates.unrepairable_share:
+        shares = _NO_KINDS
         kind = UNREPAIRABLE
         unknown = (
             catalogue_size
@@ -124,12 +133,13 @@ def _drifted(
         else:
             del invoice["invoice_id"]
             record_id = None
-    for field, null_roll in zip(fields, (v[7], v[6]), strict=False):
-        if unit(null_roll) < _NULL_SHARE:
-            invoice[field] = None
-        else:
-            del invoice[field]
-    return StreamRecord(sequence, _dumps(invoice), kind, record_id, tuple(fields))
+    w = v if shares is _NO_KINDS else draws(b"stream:%d:1:%d:kinds" % (seed, sequence))
+    kinds = []
+    for index, (field, null_roll) in enumerate(zip(fields, (v[7], v[6]), strict=False)):
+        drift = shares.kind_for(field, unit(w[2 * index]), unit(null_roll))
+        apply_kind(invoice, field, drift, w[2 * index + 1])
+        kinds.append(drift)
+    return StreamRecord(sequence, _dumps(invoice), kind, record_id, tuple(fields), tuple(kinds))
 
 
 def _malformed(invoice: Invoice, v: tuple[int, ...]) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from chalicelib.chaos import ChaosRates
 from chalicelib.config import FarmConfig
 from chalicelib.errors import invalid_parameter, limit_exceeded, malformed_id
+from chalicelib.field_drift import KindShares
 from chalicelib.ids import is_valid_invoice_id
 
 QueryParams = Mapping[str, Sequence[str]]
@@ -18,7 +19,10 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 MAX_CURSOR = 2**53 - 1 - MAX_LIMIT
 MAX_SEED = 2**63 - 1
-STREAM_PARAMS = frozenset({"chaos", "cursor", "limit", "seed", "drift_rate", "malformed_rate"})
+KIND_PARAMS = ("renamed_share", "string_number_share", "case_share", "empty_share")
+STREAM_PARAMS = frozenset(
+    {"chaos", "cursor", "limit", "seed", "drift_rate", "malformed_rate", *KIND_PARAMS}
+)
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _DECIMAL = re.compile(r"(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})(?:[eE][-+]?[0-9]{1,3})?")
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
@@ -48,7 +52,16 @@ def parse_stream_query(params: QueryParams, config: FarmConfig) -> StreamQuery:
         raise invalid_parameter(
             f"drift_rate + malformed_rate must not exceed 1 (got {drift} + {malformed})"
         )
-    rates = ChaosRates(drift, malformed, config.unrepairable_share)
+    kinds = KindShares(
+        renamed=_rate(params, "renamed_share", config.renamed_share),
+        string_number=_rate(params, "string_number_share", config.string_number_share),
+        case=_rate(params, "case_share", config.case_share),
+        empty=_rate(params, "empty_share", config.empty_share),
+    )
+    problem = kinds.problem()
+    if problem is not None:
+        raise invalid_parameter(f"{problem} (query parameters {', '.join(KIND_PARAMS)})")
+    rates = ChaosRates(drift, malformed, config.unrepairable_share, kinds)
     return StreamQuery(chaos=chaos, cursor=cursor, limit=limit, seed=seed, rates=rates)
 
 

@@ -17,9 +17,9 @@ import pytest
 import redis
 from cfnlint.decode import decode
 
-from bench.coldstart import link_distributions, requirement_closure
+from bench.coldstart import lambda_python, link_distributions, requirement_closure
 from local.farm_server import FarmServer, start_farm
-from tests.conftest import KeySpace
+from tests.conftest import IN_CI, KeySpace
 
 pytestmark = pytest.mark.integration
 
@@ -99,10 +99,23 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
     The Makefile target runs for real with pip replaced by a no-op; the requirements'
     already-installed distributions are then added the way pip -t lays them out.
     """
+    python312 = lambda_python()
+    if python312 is None:
+        message = "CPython 3.12 (the Lambda runtime's) is needed to compile the package"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
     root = tmp_path_factory.mktemp("package")
     task_root, runtime_root = root / "task", root / "runtime"
     subprocess.run(
-        ["make", "-s", "build-SidecarFunction", f"ARTIFACTS_DIR={task_root}", "PIP=true"],
+        [
+            "make",
+            "-s",
+            "build-SidecarFunction",
+            f"ARTIFACTS_DIR={task_root}",
+            "PIP=true",
+            f"LAMBDA_PYTHON={python312}",
+        ],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -139,7 +152,9 @@ def _run_in_lambda_layout(
 def test_build_target_packages_only_the_sidecar(package: Package) -> None:
     assert package.built_entries == {"sidecar_fn"}
     assert (package.task_root / "sidecar_fn" / "handler.py").is_file()
-    assert not list((package.task_root / "sidecar_fn").rglob("__pycache__"))
+    compiled = {p.name for p in (package.task_root / "sidecar_fn").rglob("*.pyc")}
+    assert compiled
+    assert all(name.endswith(".cpython-312.pyc") for name in compiled), compiled
 
 
 def test_build_target_installs_requirements_for_the_lambda_runtime(tmp_path: Path) -> None:
@@ -151,7 +166,8 @@ def test_build_target_installs_requirements_for_the_lambda_runtime(tmp_path: Pat
         text=True,
     ).stdout
     (pip_line,) = [line for line in dry_run.splitlines() if " pip install " in line]
-    assert f'-r sidecar_fn/requirements.txt -t "{tmp_path}"' in pip_line
+    assert f'-r sidecar_fn/requirements.lock -t "{tmp_path}"' in pip_line
+    assert "--require-hashes" in pip_line
     assert "--python-version 3.12" in pip_line
     assert "--only-binary=:all:" in pip_line
     assert "--platform manylinux2014_x86_64" in pip_line

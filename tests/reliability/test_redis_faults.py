@@ -140,11 +140,15 @@ def test_redis_out_of_memory_fails_batches_back_whole(
 
 WARM_CONTAINER = """
 import json, sys
+from sidecar_fn.errors import BatchFailed
 from sidecar_fn.handler import handler
 from reliability.batches import LambdaContext, mixed_items, sqs_event
 items = mixed_items("warm", 30)
 for _ in sys.stdin:
-    response = handler(sqs_event(items), LambdaContext(budget_ms=5_000))
+    try:
+        response = handler(sqs_event(items), LambdaContext(budget_ms=5_000))
+    except BatchFailed as exc:
+        response = exc.response
     failed = sorted(entry["itemIdentifier"] for entry in response["batchItemFailures"])
     print("RESULT " + json.dumps(failed), flush=True)
 """

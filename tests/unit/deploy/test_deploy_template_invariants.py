@@ -129,13 +129,37 @@ def test_environment_covers_the_spec_and_reads_the_token_from_the_secret(
     assert template["Parameters"]["FarmApiToken"]["NoEcho"] is True
 
 
-def test_secret_read_is_scoped_to_the_farm_token_secret(template: dict[str, Any]) -> None:
+def test_secret_reads_are_scoped_to_the_farm_token_and_salesforce_secrets(
+    template: dict[str, Any],
+) -> None:
     secrets = _resources(template, "AWS::SecretsManager::Secret")
     assert list(secrets) == ["FarmApiTokenSecret"]
     policies = template["Resources"]["SidecarFunction"]["Properties"]["Policies"]
     assert policies == [
-        {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "FarmApiTokenSecret"}}}
+        {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "FarmApiTokenSecret"}}},
+        {
+            "Fn::If": [
+                "HasSalesforceSecret",
+                {
+                    "AWSSecretsManagerGetSecretValuePolicy": {
+                        "SecretArn": {"Ref": "SalesforceCredentialsSecretArn"}
+                    }
+                },
+                {"Ref": "AWS::NoValue"},
+            ]
+        },
     ]
+
+
+def test_the_salesforce_adapter_is_configured_only_when_chosen(template: dict[str, Any]) -> None:
+    variables = template["Resources"]["SidecarFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["AOS_SOT_KIND"] == {"Ref": "AosSotKind"}
+    assert variables["SALESFORCE_LOGIN_URL"]["Fn::If"][0] == "IsSalesforce"
+    assert variables["SALESFORCE_CREDENTIALS_SECRET_ARN"]["Fn::If"][0] == "HasSalesforceSecret"
+    assert "SALESFORCE_CLIENT_SECRET" not in variables
+    rule = template["Rules"]["SalesforceNeedsLoginUrlAndSecret"]
+    assert len(rule["Assertions"]) == 2
+    assert template["Parameters"]["AosSotKind"]["AllowedValues"] == ["farm", "salesforce"]
 
 
 def test_vpc_config_only_when_subnets_are_given(template: dict[str, Any]) -> None:

@@ -10,9 +10,10 @@ import pytest
 from app import create_app
 from chalice.test import Client
 from chalicelib.catalogue import pristine_invoice
-from chalicelib.chaos import ChaosRates, stream_page
+from chalicelib.chaos import ChaosRates, record_at, stream_page
 from chalicelib.config import FarmConfig
 from chalicelib.faults import FaultInjector
+from chalicelib.field_drift import KINDS
 from chalicelib.ids import is_valid_invoice_id
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -44,7 +45,7 @@ def assert_error(response: Any, status: int, code: str) -> str:
 def test_index_lists_the_routes(client: Client) -> None:
     response = client.http.get("/")
     assert response.status_code == 200
-    assert len(body(response)["routes"]) == 3
+    assert len(body(response)["routes"]) == 9
 
 
 @pytest.mark.parametrize("number", [1, 102, 999_999, 1_000_000])
@@ -228,7 +229,12 @@ def test_stream_objects_agree_with_the_batch_route_on_every_carried_field(
     seed: int, cursor: int
 ) -> None:
     client = Client(create_app(FarmConfig()))
-    page = body(client.http.get(f"{STREAM}?chaos=true&seed={seed}&cursor={cursor}&limit=200"))
+    only_missing_or_null = "&renamed_share=0&string_number_share=0&case_share=0&empty_share=0"
+    page = body(
+        client.http.get(
+            f"{STREAM}?chaos=true&seed={seed}&cursor={cursor}&limit=200{only_missing_or_null}"
+        )
+    )
     objects = []
     for record in page["records"]:
         try:
@@ -259,3 +265,15 @@ def test_any_invoice_segment_answers_200_404_or_400_never_500(segment: str) -> N
     expected = {200, 404} if is_valid_invoice_id(segment) else {400}
     assert response.status_code in expected
     assert isinstance(orjson.loads(response.body), dict | list)
+
+
+def test_stream_serves_the_drift_kinds_its_records_say() -> None:
+    client = Client(create_app(FarmConfig()))
+    page = body(client.http.get(f"{STREAM}?chaos=true&drift_rate=1&malformed_rate=0&limit=300"))
+    rates = ChaosRates(1.0, 0.0, FarmConfig().unrepairable_share, FarmConfig().kind_shares)
+    kinds: set[str] = set()
+    for served in page["records"]:
+        record = record_at(0, True, served["sequence"], rates, FarmConfig().catalogue_size)
+        assert served["data"] == record.data
+        kinds.update(record.drift_kinds)
+    assert kinds == set(KINDS)

@@ -34,9 +34,13 @@ def test_environment_overrides() -> None:
             "FARM_API_TOKEN": "s3cret",
             "FARM_SOT_FAILURE_RATE": "0.25",
             "FARM_SOT_LATENCY_MS": "120",
+            "FARM_RENAMED_SHARE": "0.4",
+            "FARM_STRING_NUMBER_SHARE": "0.6",
+            "FARM_CASE_SHARE": "0.2",
+            "FARM_EMPTY_SHARE": "0",
         }
     )
-    assert config == FarmConfig(0.3, 0.1, 0.5, 5000, "s3cret", 0.25, 120)
+    assert config == FarmConfig(0.3, 0.1, 0.5, 5000, "s3cret", 0.25, 120, 0.4, 0.6, 0.2, 0.0)
 
 
 def test_empty_token_means_no_token() -> None:
@@ -58,6 +62,8 @@ def test_repr_does_not_show_the_token() -> None:
         ("FARM_CATALOGUE_SIZE", "1e6"),
         ("FARM_SOT_LATENCY_MS", "-5"),
         ("FARM_SOT_LATENCY_MS", "999999"),
+        ("FARM_RENAMED_SHARE", "2"),
+        ("FARM_EMPTY_SHARE", "x"),
     ],
 )
 def test_invalid_values_raise_a_clear_error(name: str, value: str) -> None:
@@ -76,3 +82,8 @@ def test_stages_carry_valid_rates_and_no_token(stage: str) -> None:
     env = chalice_config["stages"][stage]["environment_variables"]
     assert "FARM_API_TOKEN" not in env
     assert FarmConfig.from_env(env) == FarmConfig()
+
+
+def test_drift_kind_shares_past_one_for_a_field_are_rejected() -> None:
+    with pytest.raises(ValueError, match="must not exceed 1"):
+        FarmConfig.from_env({"FARM_RENAMED_SHARE": "0.5", "FARM_CASE_SHARE": "0.5"})

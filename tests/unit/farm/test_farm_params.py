@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from chalicelib.config import FarmConfig
 from chalicelib.errors import FarmError
+from chalicelib.field_drift import KindShares
 from chalicelib.params import (
     MAX_BATCH_IDS,
     MAX_CURSOR,
@@ -122,3 +123,29 @@ def test_batch_without_a_single_ids_parameter_is_rejected(params: QueryParams) -
     with pytest.raises(FarmError) as caught:
         parse_batch_ids(params)
     assert caught.value.error_code == "INVALID_QUERY_PARAMETER"
+
+
+def test_kind_shares_default_to_the_config_and_are_overridden() -> None:
+    config = FarmConfig(renamed_share=0.2, string_number_share=0.1, case_share=0.3, empty_share=0.4)
+    assert parse_stream_query({}, config).rates.kinds == config.kind_shares
+    parsed = parse_stream_query(
+        query(renamed_share="0.5", string_number_share="0", case_share=".25", empty_share=".1"),
+        config,
+    )
+    assert parsed.rates.kinds == KindShares(0.5, 0.0, 0.25, 0.1)
+
+
+@pytest.mark.parametrize(
+    "name", ["renamed_share", "string_number_share", "case_share", "empty_share"]
+)
+def test_bad_kind_shares_answer_400(name: str) -> None:
+    for value in ("1.5", "-1", "x"):
+        with pytest.raises(FarmError) as caught:
+            parse_stream_query(query(**{name: value}), CONFIG)
+        assert caught.value.error_code == "INVALID_QUERY_PARAMETER"
+        assert name in caught.value.message
+
+
+def test_kind_shares_past_one_for_a_field_answer_400() -> None:
+    with pytest.raises(FarmError, match="must not exceed 1"):
+        parse_stream_query(query(renamed_share="0.6", string_number_share="0.5"), CONFIG)

@@ -9,6 +9,7 @@ from typing import Any
 
 from local.events import StreamRecord
 from local.farm_stream import Page
+from sidecar_fn.errors import BatchFailed
 
 
 @dataclass
@@ -85,6 +86,13 @@ class FakeSidecar:
             report.counts[outcome] = report.counts.get(outcome, 0) + 1
         if self.calls in self.answer_unknown_id_on_call:
             report.failures.append("not-in-this-batch")
+        return report
+
+    def invoke(self, event: dict[str, Any], context: Any) -> FakeReport:
+        """handle_batch with the real sidecar's rule: every record failed raises."""
+        report = self.handle_batch(event, context)
+        if report.failures and report.counts["failed"] == sum(report.counts.values()):
+            raise BatchFailed(report, report.lambda_response(), "source of truth down")
         return report
 
     def _outcome(self, item_id: str, data: str) -> str:

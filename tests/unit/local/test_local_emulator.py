@@ -120,6 +120,24 @@ def test_a_handler_exception_fails_the_whole_batch_which_is_delivered_again() ->
     assert summary_of(totals, sidecar).reconciled
 
 
+def test_batch_failed_hands_every_record_back_and_counts_as_a_failed_invocation() -> None:
+    sidecar = FakeSidecar()
+    emulator, checkpoints, sleeps, warnings = make(sidecar, batch_size=2, max_attempts=3)
+    totals = emulator.run(records(["down-1", "down-2", "clean"]), RunTotals())
+
+    assert totals.failed_invocations == 3
+    assert totals.retries == 4
+    assert totals.retries_exhausted == 2
+    assert totals.clean == 1
+    assert sleeps == [0.2, 0.4]
+    assert all("every record of the batch failed" in w for w in warnings)
+    [(items, reason, error)] = sidecar.dead_letters
+    assert reason == "retries_exhausted" and [raw for _, raw in items] == [b"down-1", b"down-2"]
+    assert "HTTP 503 on delivery 3" in error  # the last real error, not the invocation failure
+    assert checkpoints.saved == [2, 3]
+    assert summary_of(totals, sidecar).reconciled
+
+
 def test_an_unknown_id_in_batch_item_failures_fails_the_whole_batch_as_in_lambda() -> None:
     sidecar = FakeSidecar()
     sidecar.answer_unknown_id_on_call = {1}

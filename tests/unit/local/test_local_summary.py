@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
-from local.summary import RunSummary, RunTotals
+from local.summary import RunSummary, RunTotals, lookup_cache_counts
+from sidecar_fn.source_cache import CachedSourceOfTruth
+from tests.unit.sidecar.fakes import FakeSource
 
 
 def totals(**kwargs: int) -> RunTotals:
@@ -92,3 +95,20 @@ def test_add_outcomes_ignores_failed_and_unknown_keys() -> None:
     t = RunTotals()
     t.add_outcomes({"clean": 2, "failed": 5, "repaired": 1, "retries_exhausted": 1, "x": 9})
     assert (t.clean, t.repaired, t.retries_exhausted, t.accounted) == (2, 1, 1, 4)
+
+
+def test_lookup_cache_hits_show_only_when_the_cache_is_on() -> None:
+    class Sidecar:
+        def __init__(self, source: object) -> None:
+            self.source = source
+
+    assert lookup_cache_counts(Sidecar(FakeSource())) == {}
+    assert "lookup cache" not in summary(totals(), 8, 2).to_text()
+    cache = CachedSourceOfTruth(FakeSource(), ttl_s=60.0)
+    cache.fetch_many(["INV-1", "INV-2"])
+    cache.fetch_many(["INV-1", "INV-2", "INV-3"])
+    counts = lookup_cache_counts(Sidecar(cache))
+    assert counts == {"sot_cache_hits": 2, "sot_cache_lookups": 5}
+    with_cache = replace(summary(totals(), 8, 2), extra=counts)
+    assert "lookup cache hits              2  of 5 lookups (40.0%)" in with_cache.to_text()
+    assert json.loads(json.dumps(with_cache.to_dict()))["sot_cache_hits"] == 2

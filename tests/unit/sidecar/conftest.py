@@ -39,7 +39,9 @@ def captured() -> CapturedLogger:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(source_id="unit-src", stream="unit:main", dlq_stream="unit:dlq")
+    return Settings(
+        source_id="unit-src", stream="unit:main", dlq_stream="unit:dlq", verify_share=1.0
+    )
 
 
 @pytest.fixture

@@ -158,16 +158,22 @@ def test_source_down_fails_drifted_items_back_and_pushes_none_unrepaired(
     event = load_event("sqs_batch")
     expected = expected_outcomes("sqs_batch")
     report = sidecar.handle_batch(event)
-    repaired_ids = [i for i, o in expected.items() if o == "repaired"]
+    local_id = next(r["messageId"] for r in event["Records"] if "INV-104" in r["body"])
+    repaired_ids = [i for i, o in expected.items() if o == "repaired" and i != local_id]
     unknown_id = next(r["messageId"] for r in event["Records"] if "INV-9999" in r["body"])
     failed_ids = [r["messageId"] for r in event["Records"] if r["messageId"] in repaired_ids]
     failed_ids.append(unknown_id)
     assert report.lambda_response() == {
         "batchItemFailures": [{"itemIdentifier": i} for i in failed_ids]
     }
-    assert report.counts["failed"] == 4
-    assert all(e["meta"]["is_repaired"] is False for e in envelopes(fake_redis))
-    assert not any(e["meta"]["drift_detected"] for e in envelopes(fake_redis))
+    assert report.counts["failed"] == 3
+    assert report.outcomes[local_id] == "repaired"
+    pushed = {e["meta"]["item_id"]: e["meta"] for e in envelopes(fake_redis)}
+    assert pushed[local_id]["repairs"] == {"total_amount": "coerced:string"}
+    assert pushed[local_id]["repair_source"] == "local"
+    others = [meta for item_id, meta in pushed.items() if item_id != local_id]
+    assert all(meta["is_repaired"] is False for meta in others)
+    assert not any(meta["drift_detected"] for meta in others)
     assert report.errors[repaired_ids[0]] == "connection refused"
 
     source.error = None

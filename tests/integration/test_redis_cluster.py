@@ -1,0 +1,191 @@
+"""The sidecar on a real three-primary Redis Cluster: one slot per batch, failover mid-run."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+import redis
+from redis.cluster import RedisCluster
+
+from local.events import sqs_record
+from sidecar_fn.settings import Settings
+from sidecar_fn.sidecar import IngestSidecar
+from sidecar_fn.wiring import build_sidecar
+from tests.conftest import IN_CI
+from tests.integration.redis_cluster import LocalCluster, tools_missing
+from tests.unit.sidecar.fakes import CapturedLogger, FakeSource, RecordingMetrics, pristine
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SOURCE = "mulesoft-invoices"
+STREAM, DLQ = "aos:{mulesoft-invoices}:invoices", "aos:{mulesoft-invoices}:invoices:dlq"
+BATCHES, BATCH_SIZE = 40, 25
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    problem = tools_missing()
+    if problem is not None:
+        if IN_CI:
+            pytest.fail(f"a local Redis Cluster is required: {problem}", pytrace=False)
+        pytest.skip(problem)
+    local = LocalCluster(tmp_path / "cluster")
+    try:
+        local.create()
+        yield local
+    finally:
+        local.stop()
+
+
+def sidecar_on(cluster: LocalCluster, port: int, **env: str) -> IngestSidecar:
+    settings = Settings.from_env(
+        {"REDIS_URL": cluster.url(port), "AOS_REDIS_CLUSTER": "true", "AOS_SOURCE_ID": SOURCE} | env
+    )
+    assert (settings.stream, settings.dlq_stream) == (STREAM, DLQ)
+    return build_sidecar(
+        settings, source=FakeSource(), metrics=RecordingMetrics(), logger=CapturedLogger().logger
+    )
+
+
+def body(n: int) -> str:
+    return "not json {" if n % 10 == 9 else orjson.dumps(pristine(f"INV-{n + 1}")).decode()
+
+
+def deliver(sidecar: IngestSidecar, ids: list[str], *, attempts: int = 40) -> int:
+    """Deliver `ids` as Lambda would until none is handed back; returns the deliveries."""
+    pending = ids
+    for attempt in range(1, attempts + 1):
+        event = {"Records": [sqs_record(i, body(int(i.split("-")[1]))) for i in pending]}
+        failed = set(sidecar.handle_batch(event).failures)
+        pending = [i for i in pending if i in failed]
+        if not pending:
+            return attempt
+        time.sleep(0.25)
+    raise AssertionError(f"{len(pending)} records still handed back after {attempts} deliveries")
+
+
+def item_ids(client: RedisCluster) -> tuple[list[str], list[str]]:
+    main = [
+        orjson.loads(fields[b"envelope"])["meta"]["item_id"] for _, fields in client.xrange(STREAM)
+    ]
+    dead = [fields[b"item_id"].decode() for _, fields in client.xrange(DLQ)]
+    return main, dead
+
+
+def test_settings_refuse_cluster_streams_without_a_common_hash_tag() -> None:
+    from sidecar_fn.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="share a hash tag"):
+        Settings.from_env({"AOS_REDIS_CLUSTER": "true", "AOS_STREAM": "aos:invoices"})
+
+
+def test_a_batch_touches_one_slot_from_any_node(cluster: LocalCluster) -> None:
+    owner = cluster.owner_of(STREAM)
+    elsewhere = next(p for p in cluster.primaries_seen_by(owner) if p != owner)
+    sidecar = sidecar_on(cluster, elsewhere)
+    ids = [f"m-{n}" for n in range(50)]
+
+    assert deliver(sidecar, ids) == 1
+    again = sidecar.handle_batch({"Records": [sqs_record(i, body(int(i[2:]))) for i in ids]})
+
+    client = RedisCluster.from_url(cluster.url())
+    main, dead = item_ids(client)
+    assert sorted(main + dead) == sorted(ids) and len(dead) == 5
+    assert again.duplicates == 50 and again.failures == []
+    seen = list(cluster.node(owner).scan_iter(match="aos:seen:*", count=1000))
+    assert len(seen) == 50
+    slots = {client.keyslot(key) for key in [STREAM, DLQ, *seen]}
+    assert slots == {client.keyslot(STREAM)}
+    client.close()
+
+
+def run_with_fault(
+    cluster: LocalCluster, sidecar: IngestSidecar, fault: Callable[[], None]
+) -> tuple[list[str], int]:
+    """Deliver BATCHES batches from a worker; run `fault` once a quarter of them are done."""
+    done = threading.Event()
+    progress: list[int] = []
+    errors: list[BaseException] = []
+    redeliveries = 0
+
+    def work() -> None:
+        nonlocal redeliveries
+        try:
+            for b in range(BATCHES):
+                ids = [f"m-{b * BATCH_SIZE + n}" for n in range(BATCH_SIZE)]
+                redeliveries += deliver(sidecar, ids) - 1
+                progress.append(b)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while len(progress) < BATCHES // 4 and time.monotonic() < deadline and not done.is_set():
+        time.sleep(0.01)
+    assert len(progress) < BATCHES, "the run ended before the fault"
+    fault()
+    worker.join(timeout=180)
+    assert not worker.is_alive()
+    assert not errors, errors
+    return [f"m-{n}" for n in range(BATCHES * BATCH_SIZE)], redeliveries
+
+
+def assert_exactly_once(cluster: LocalCluster, ids: list[str]) -> None:
+    client = RedisCluster.from_url(cluster.url(cluster.replica_of(cluster.owner_of(STREAM))))
+    main, dead = item_ids(client)
+    assert len(main) == len(set(main)), "an item was written twice"
+    assert sorted(main + dead) == sorted(ids), "an item is missing"
+    client.close()
+
+
+def test_coordinated_failover_of_the_slot_owner_mid_run(cluster: LocalCluster) -> None:
+    owner = cluster.owner_of(STREAM)
+    replica = cluster.replica_of(owner)
+    sidecar = sidecar_on(cluster, owner)
+
+    def failover() -> None:
+        assert cluster.node(replica).cluster("failover")
+        cluster.wait_healthy()
+
+    ids, redeliveries = run_with_fault(cluster, sidecar, failover)
+    print(f"coordinated failover: {redeliveries} redeliveries")
+
+    assert cluster.owner_of(STREAM) == replica
+    assert_exactly_once(cluster, ids)
+
+
+def test_killed_slot_owner_mid_run_loses_nothing_with_wait_replicas(
+    cluster: LocalCluster,
+) -> None:
+    owner = cluster.owner_of(STREAM)
+    replica = cluster.replica_of(owner)
+    sidecar = sidecar_on(cluster, replica, AOS_REDIS_WAIT_REPLICAS="1")
+
+    def kill_then_replace() -> None:
+        cluster.kill(owner)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if cluster.owner_of(STREAM) == replica:
+                    break
+            except (AssertionError, redis.RedisError):
+                pass
+            time.sleep(0.2)
+        cluster.start_node(owner)  # comes back as a replica of the promoted node
+        cluster.wait_healthy()
+
+    ids, redeliveries = run_with_fault(cluster, sidecar, kill_then_replace)
+
+    assert redeliveries > 0, "the kill did not hit the run"
+    print(f"killed primary: {redeliveries} redeliveries")
+    assert cluster.owner_of(STREAM) == replica
+    assert cluster.replica_of(replica) == owner
+    assert_exactly_once(cluster, ids)

@@ -1,0 +1,56 @@
+"""The split of a batch's time: derived parts and the timing decorators."""
+
+from __future__ import annotations
+
+import threading
+
+from bench.split import BatchSplit, InstantSource, TimedSink, TimedSource, render_split
+from sidecar_fn.ports import PushResult, SinkEntry
+
+
+class Source:
+    def fetch_many(self, ids, *, budget_s=None):  # type: ignore[no-untyped-def]
+        return {i: {"invoice_id": i} for i in ids}
+
+
+class Sink:
+    def push(self, entries, *, source_id, received_at):  # type: ignore[no-untyped-def]
+        return [PushResult(True, e.outcome) for e in entries]
+
+
+def test_parts_derive_from_the_two_runs() -> None:
+    split = BatchSplit(
+        total=[20.0, 22.0, 30.0],
+        total_instant=[14.0, 15.0, 16.0],
+        push=[5.0, 6.0, 7.0],
+        push_waited=[2.0, 3.0, 4.0],
+        writes=[2, 2, 2],
+        packing=[0.5, 0.5, 0.5],
+        script=[3.0, 3.5, 4.0],
+        sot_request=[6.0, 7.0],
+    )
+    parts = split.medians()
+    assert parts["python_ms"] == 12.0
+    assert parts["sot_wait_ms"] == 7.0
+    assert parts["redis_transport_and_reply_ms"] == 6.0 - 0.5 - 3.5
+    assert parts["sot_request_ms"] == 6.5
+    text = render_split(parts, 500, 3, "chalice local")
+    assert "500-record mixed batch (medians of 3 batches, chalice local)" in text
+    assert "2 script call(s)" in text
+
+
+def test_decorators_keep_answers_and_tell_the_caller_s_pushes_apart() -> None:
+    timed = TimedSource(Source())
+    assert timed.fetch_many(["INV-1"]) == {"INV-1": {"invoice_id": "INV-1"}}
+    assert InstantSource(timed.answers).fetch_many(["INV-1", "INV-2"]) == {
+        "INV-1": {"invoice_id": "INV-1"}
+    }
+    sink = TimedSink(Sink())
+    entry = SinkEntry("m1", "clean", b"{}", "")
+    sink.push([entry], source_id="s", received_at="t")
+    worker = threading.Thread(
+        target=sink.push, args=([entry],), kwargs={"source_id": "s", "received_at": "t"}
+    )
+    worker.start()
+    worker.join()
+    assert [push.on_caller for push in sink.pushes] == [True, False]
