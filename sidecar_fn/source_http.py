@@ -14,16 +14,21 @@ import orjson
 
 from sidecar_fn.breaker import CircuitBreaker
 from sidecar_fn.drift import valid_invoice_id
-from sidecar_fn.errors import SourceUnavailable
+from sidecar_fn.errors import SettingsError, SourceUnavailable
 from sidecar_fn.http_body import MAX_CALL_BYTES, ByteAllowance, echo, error_code, read_body
 from sidecar_fn.http_deadline import deadline_transport, exchange_deadline
 from sidecar_fn.ports import SourceRecord
 from sidecar_fn.retries import Retryable, retry_within
 from sidecar_fn.schema import ID_FIELD
+from sidecar_fn.secrets import StaticToken, TokenSource
 
 BATCH_PATH = "/api/source/salesforce/invoices"
 MAX_IDS_PER_REQUEST = 200
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class _Unauthorized(Exception):
+    """The source answered 401 to the token sent."""
 
 
 class HttpSourceOfTruth:
@@ -35,7 +40,8 @@ class HttpSourceOfTruth:
     call's budget, which bounds the whole exchange on the wall clock (connect, headers
     and body). Answers are asked for and read unencoded, under a per-answer and a per-call
     byte cap. Redirects are never followed. A body that is not the aligned array of the
-    ids asked for is refused. Every failure becomes SourceUnavailable with a bounded
+    ids asked for is refused. A 401 re-reads the token once (see TokenSource) and tries
+    again with the new one. Every failure becomes SourceUnavailable with a bounded
     message; a circuit breaker refuses calls for a while after repeated failures.
     """
 
@@ -46,6 +52,7 @@ class HttpSourceOfTruth:
         base_url: str,
         *,
         token: str | None = None,
+        token_source: TokenSource | None = None,
         timeout_s: float = 2.0,
         max_attempts: int = 3,
         backoff_s: float = 0.05,
@@ -63,8 +70,9 @@ class HttpSourceOfTruth:
         if not 1 <= chunk_size <= MAX_IDS_PER_REQUEST:
             raise ValueError(f"chunk_size must be 1..{MAX_IDS_PER_REQUEST}")
         headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        self._tokens = token_source if token_source is not None else None
+        if token and token_source is None:
+            self._tokens = StaticToken(token)
         if not keepalive:
             headers["Connection"] = "close"
         limits = httpx.Limits(
@@ -155,7 +163,7 @@ class HttpSourceOfTruth:
         url = self._batch_url + ",".join(chunk)
         try:
             records = retry_within(
-                lambda timeout_s: self._attempt(url, chunk, timeout_s, deadline, allowance),
+                lambda timeout_s: self._exchange(url, chunk, timeout_s, deadline, allowance),
                 deadline=deadline,
                 per_attempt_s=self._timeout_s,
                 max_attempts=self._max_attempts,
@@ -171,7 +179,7 @@ class HttpSourceOfTruth:
         self._breaker.record_success()
         return records
 
-    def _attempt(
+    def _exchange(
         self,
         url: str,
         chunk: list[str],
@@ -179,11 +187,42 @@ class HttpSourceOfTruth:
         deadline: float,
         allowance: ByteAllowance,
     ) -> dict[str, Any]:
+        """One attempt: the request, and once more with a re-read token after a 401."""
+        try:
+            token = self._tokens.current() if self._tokens is not None else None
+        except SettingsError as exc:
+            raise SourceUnavailable(f"source of truth token unavailable: {exc}") from exc
+        try:
+            return self._attempt(url, chunk, timeout_s, deadline, allowance, token)
+        except _Unauthorized:
+            if self._tokens is None or token is None:
+                raise SourceUnavailable("source of truth refused the request: HTTP 401") from None
+        try:
+            fresh = self._tokens.refreshed(token)
+        except SettingsError as exc:
+            raise SourceUnavailable(f"source of truth token unavailable: {exc}") from exc
+        try:
+            return self._attempt(url, chunk, timeout_s, deadline, allowance, fresh)
+        except _Unauthorized:
+            raise SourceUnavailable(
+                "source of truth refused the request: HTTP 401 with the token read again"
+            ) from None
+
+    def _attempt(
+        self,
+        url: str,
+        chunk: list[str],
+        timeout_s: float,
+        deadline: float,
+        allowance: ByteAllowance,
+        token: str | None,
+    ) -> dict[str, Any]:
         """One request, its whole exchange bounded by the deadline (see http_deadline)."""
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else None
         try:
             with (
                 exchange_deadline(deadline - self._clock()),
-                self._client.stream("GET", url, timeout=timeout_s) as response,
+                self._client.stream("GET", url, timeout=timeout_s, headers=headers) as response,
             ):
                 body = read_body(
                     response, allowance=allowance, deadline=deadline, clock=self._clock
@@ -202,6 +241,8 @@ class HttpSourceOfTruth:
             raise SourceUnavailable(
                 f"source of truth answered {status}; not following {echo(location)}"
             )
+        if status == 401:
+            raise _Unauthorized
         if status != 200:
             code = error_code(body)
             detail = f"HTTP {status}" + (f" {code}" if code else "")
