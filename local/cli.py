@@ -30,6 +30,7 @@ from local.redis_state import (
 )
 from local.samples import format_samples
 from local.services import (
+    SOT_KINDS,
     SetupError,
     build_sidecar,
     check_farm,
@@ -39,6 +40,7 @@ from local.services import (
     farm_url,
     redact_url,
     sidecar_environment,
+    source_of_truth_environment,
     stream_names,
 )
 from local.sqs_endpoint import sqs_target
@@ -117,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="farm",
         metavar="farm|sqs://QUEUE_URL",
         help="read the farm's stream (default) or consume an SQS queue",
+    )
+    where.add_argument(
+        "--sot",
+        choices=SOT_KINDS,
+        default=None,
+        help="source of truth the sidecar repairs from: the farm's own routes, or its"
+        " Salesforce REST API (default: $AOS_SOT_KIND, else farm); salesforce without"
+        " $SALESFORCE_LOGIN_URL logs in to the run's farm",
     )
     what = parser.add_argument_group("records")
     amount = what.add_mutually_exclusive_group()
@@ -203,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--source-id", help="source name (default mulesoft-invoices)")
     keys.add_argument("--stream", help="main stream key (default aos:invoices)")
     keys.add_argument("--dlq-stream", help="dead-letter stream key (default aos:invoices:dlq)")
+    what.add_argument(
+        "--schema",
+        metavar="FILE",
+        help="schema file the sidecar checks records against (default: $AOS_SCHEMA, else"
+        " the built-in invoice fields)",
+    )
     out = parser.add_argument_group("output")
     out.add_argument(
         "--json", action="store_true", help="print the summary as one JSON object on the last line"
@@ -323,7 +339,9 @@ def _run(args: argparse.Namespace, notice: Callable[[str], None]) -> int:
             source_id=args.source_id,
             stream=args.stream,
             dlq_stream=args.dlq_stream,
+            schema=args.schema,
         )
+        env = source_of_truth_environment(env, sot=args.sot, farm_url=url)
         if args.source.startswith("sqs://"):
             return _run_sqs(args, env, connection.client)
         farm = stack.enter_context(
@@ -431,6 +449,7 @@ def _run_farm(
             "chaos": args.chaos,
             "batch_size": settings.batch_size,
             **lookup_cache_counts(sidecar),
+            "sot": env.get("AOS_SOT_KIND", "farm"),
         },
         checkpoint=checkpoints.stored,
         checkpoint_key=checkpoints.key,

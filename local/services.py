@@ -95,6 +95,7 @@ def sidecar_environment(
     source_id: str | None,
     stream: str | None,
     dlq_stream: str | None,
+    schema: str | None = None,
 ) -> dict[str, str]:
     """The sidecar's environment: `base` with the runner's flags written over it."""
     env = dict(base)
@@ -104,9 +105,42 @@ def sidecar_environment(
         "AOS_SOURCE_ID": source_id,
         "AOS_STREAM": stream,
         "AOS_DLQ_STREAM": dlq_stream,
+        "AOS_SCHEMA": schema,
     }
     env.update({name: value for name, value in overrides.items() if value is not None})
     return env
+
+
+SOT_KINDS = ("farm", "salesforce")
+FARM_SF_DEFAULTS = {
+    "FARM_SF_CLIENT_ID": "aos-farm-dev-client",
+    "FARM_SF_CLIENT_SECRET": "aos-farm-dev-secret",
+}
+
+
+def source_of_truth_environment(
+    env: Mapping[str, str], *, sot: str | None, farm_url: str
+) -> dict[str, str]:
+    """`env` with the adapter the run repairs from: `sot` (else $AOS_SOT_KIND, else farm).
+
+    With `salesforce` and no SALESFORCE_LOGIN_URL, the sidecar logs in to the run's farm
+    with the farm's client credentials (FARM_SF_CLIENT_ID/SECRET or their dev defaults).
+    """
+    result = dict(env)
+    kind = sot or result.get("AOS_SOT_KIND") or "farm"
+    if kind not in SOT_KINDS:
+        raise SetupError(f"source of truth {kind!r} must be one of {', '.join(SOT_KINDS)}")
+    result["AOS_SOT_KIND"] = kind
+    if kind == "salesforce" and not result.get("SALESFORCE_LOGIN_URL"):
+        result["SALESFORCE_LOGIN_URL"] = farm_url
+        if not result.get("SALESFORCE_CREDENTIALS_SECRET_ARN"):
+            for sidecar_name, farm_name in (
+                ("SALESFORCE_CLIENT_ID", "FARM_SF_CLIENT_ID"),
+                ("SALESFORCE_CLIENT_SECRET", "FARM_SF_CLIENT_SECRET"),
+            ):
+                if not result.get(sidecar_name):
+                    result[sidecar_name] = result.get(farm_name) or FARM_SF_DEFAULTS[farm_name]
+    return result
 
 
 def build_sidecar(env: Mapping[str, str], redis_client: redis.Redis) -> Any:

@@ -49,6 +49,12 @@ class CircuitBreaker:
             self._failures = 0
             self._opened_at = None
 
+    def trip(self) -> None:
+        """Open the circuit now, whatever the count: the source said to stop (a spent quota)."""
+        with self._lock:
+            self._failures = max(self._failures, self._threshold)
+            self._opened_at = self._clock()
+
     def record_failure(self) -> None:
         """A call failed after its retries: count it, open the circuit at the threshold."""
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -113,6 +114,30 @@ def _text(raw: str) -> str:
     return raw
 
 
+SOT_KINDS = ("farm", "salesforce")
+_API_VERSION = re.compile(r"[1-9][0-9]\.0", re.ASCII)
+_SF_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}", re.ASCII)
+
+
+def _sot_kind(raw: str) -> str:
+    if raw not in SOT_KINDS:
+        raise ValueError(f"must be one of {', '.join(SOT_KINDS)}")
+    return raw
+
+
+def _api_version(raw: str) -> str:
+    value = raw.removeprefix("v")
+    if _API_VERSION.fullmatch(value) is None:
+        raise ValueError("must look like 59.0")
+    return value
+
+
+def _sf_name(raw: str) -> str:
+    if _SF_NAME.fullmatch(raw) is None:
+        raise ValueError("must be a Salesforce API name (letters, digits, _)")
+    return raw
+
+
 def _token(raw: str) -> str:
     try:
         return visible_token(raw, "FARM_API_TOKEN")
@@ -158,6 +183,14 @@ class Settings:
     dedupe_key: tuple[str, ...] = ()
     redis_cluster: bool = False
     redis_wait_replicas: int = 0
+    sot_kind: str = "farm"
+    salesforce_login_url: str | None = None
+    salesforce_client_id: str | None = None
+    salesforce_client_secret: str | None = field(default=None, repr=False)
+    salesforce_credentials_secret_arn: str | None = None
+    salesforce_api_version: str = "59.0"
+    salesforce_object: str = "Invoice__c"
+    salesforce_external_id_field: str = "Invoice_Number__c"
     redis_auth_secret_arn: str | None = None
     require_tls: bool = False
 
@@ -180,13 +213,41 @@ class Settings:
                 raise SettingsError(f"AOS_REDIS_CLUSTER=true: {exc}") from None
         if chunk > 200:
             raise SettingsError(f"AOS_SOT_CHUNK_SIZE={chunk} is invalid: at most 200 ids")
+        kind = _read(environ, "AOS_SOT_KIND", d.sot_kind, _sot_kind)
+        login_url = _read(environ, "SALESFORCE_LOGIN_URL", None, _http_url)
+        client_id = _read(environ, "SALESFORCE_CLIENT_ID", None, _text)
+        client_secret = _read(environ, "SALESFORCE_CLIENT_SECRET", None, _text)
+        secret_arn = _read(environ, "SALESFORCE_CREDENTIALS_SECRET_ARN", None, _text)
+        if kind == "salesforce":
+            if login_url is None:
+                raise SettingsError("AOS_SOT_KIND=salesforce needs SALESFORCE_LOGIN_URL")
+            if secret_arn is None and (client_id is None or client_secret is None):
+                raise SettingsError(
+                    "AOS_SOT_KIND=salesforce needs SALESFORCE_CLIENT_ID and "
+                    "SALESFORCE_CLIENT_SECRET, or SALESFORCE_CREDENTIALS_SECRET_ARN"
+                )
         redis_url = _read(environ, "REDIS_URL", d.redis_url, _redis_url)
         farm_url = _read(environ, "FARM_URL", d.farm_url, _http_url)
         require_tls = _read(environ, "AOS_REQUIRE_TLS", d.require_tls, _flag)
         if require_tls:
             _check_tls("REDIS_URL", redis_url, "rediss://")
-            _check_tls("FARM_URL", farm_url, "https://")
+            if kind == "farm":
+                _check_tls("FARM_URL", farm_url, "https://")
+            if login_url is not None:
+                _check_tls("SALESFORCE_LOGIN_URL", login_url, "https://")
         return cls(
+            sot_kind=kind,
+            salesforce_login_url=login_url,
+            salesforce_client_id=client_id,
+            salesforce_client_secret=client_secret,
+            salesforce_credentials_secret_arn=secret_arn,
+            salesforce_api_version=_read(
+                environ, "SALESFORCE_API_VERSION", d.salesforce_api_version, _api_version
+            ),
+            salesforce_object=_read(environ, "SALESFORCE_OBJECT", d.salesforce_object, _sf_name),
+            salesforce_external_id_field=_read(
+                environ, "SALESFORCE_EXTERNAL_ID_FIELD", d.salesforce_external_id_field, _sf_name
+            ),
             redis_url=redis_url,
             farm_url=farm_url,
             require_tls=require_tls,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
+import httpx
 import redis
 from aws_lambda_powertools import Logger
 from redis.backoff import ExponentialWithJitterBackoff
@@ -11,17 +12,22 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from sidecar_fn.breaker import CircuitBreaker
+from sidecar_fn.errors import SettingsError
 from sidecar_fn.eviction import check_eviction_policy
 from sidecar_fn.keys import key_names
 from sidecar_fn.ports import MetricsSink, SourceOfTruth
 from sidecar_fn.redis_cluster import ClusterRoute, build_cluster_client
 from sidecar_fn.redis_sink import RedisStreamSink
-from sidecar_fn.schema import load_schema
+from sidecar_fn.salesforce_auth import CredentialSource, secret_credentials, static_credentials
+from sidecar_fn.salesforce_fields import field_mapping
+from sidecar_fn.schema import Schema, load_schema
 from sidecar_fn.secrets import SecretToken, StaticToken, TokenSource, read_redis_password
 from sidecar_fn.settings import Settings
 from sidecar_fn.sidecar import IngestSidecar
 from sidecar_fn.source_cache import CachedSourceOfTruth, CacheMetrics
+from sidecar_fn.source_calls import SourceCalls
 from sidecar_fn.source_http import HttpSourceOfTruth
+from sidecar_fn.source_salesforce import SalesforceSourceOfTruth
 from sidecar_fn.telemetry import EmfMetrics, build_logger
 
 
@@ -65,6 +71,53 @@ def farm_token(settings: Settings) -> str | None:
     """The source-of-truth token to send now, if any."""
     tokens = farm_tokens(settings)
     return tokens.current() if tokens is not None else None
+
+
+def source_calls(settings: Settings) -> SourceCalls:
+    """Retries, deadline, breaker and concurrency for a Salesforce source, from `settings`."""
+    return SourceCalls(
+        timeout_s=settings.sot_timeout_s,
+        max_attempts=settings.sot_max_attempts,
+        backoff_s=settings.sot_backoff_s,
+        concurrency=settings.sot_concurrency,
+        default_budget_s=settings.sot_budget_s,
+        breaker=CircuitBreaker(settings.breaker_threshold, settings.breaker_reset_s),
+    )
+
+
+def salesforce_credentials(settings: Settings) -> CredentialSource:
+    """SALESFORCE_CLIENT_ID + SALESFORCE_CLIENT_SECRET, else the secret's JSON."""
+    if settings.salesforce_client_id and settings.salesforce_client_secret:
+        return static_credentials(settings.salesforce_client_id, settings.salesforce_client_secret)
+    if settings.salesforce_credentials_secret_arn:
+        return secret_credentials(settings.salesforce_credentials_secret_arn)
+    raise SettingsError("no Salesforce credentials configured")
+
+
+def build_salesforce_source(
+    settings: Settings,
+    schema: Schema,
+    *,
+    metrics: MetricsSink | None = None,
+    logger: Logger | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> SalesforceSourceOfTruth:
+    """The Salesforce source of truth described by `settings`, mapped for `schema`."""
+    if settings.salesforce_login_url is None:
+        raise SettingsError("AOS_SOT_KIND=salesforce needs SALESFORCE_LOGIN_URL")
+    return SalesforceSourceOfTruth(
+        settings.salesforce_login_url,
+        salesforce_credentials(settings),
+        field_mapping(schema, settings.salesforce_external_id_field),
+        calls=source_calls(settings),
+        api_version=settings.salesforce_api_version,
+        sobject=settings.salesforce_object,
+        max_ids=settings.sot_chunk_size,
+        keepalive=True,
+        metrics=metrics,
+        logger=logger,
+        transport=transport,
+    )
 
 
 def build_source(settings: Settings) -> HttpSourceOfTruth:
@@ -128,22 +181,24 @@ def build_sidecar(
     """Build the sidecar; real clients are made for whatever is not given. Redis's eviction
     policy is checked here, once per cold start (see eviction)."""
     client = redis_client if redis_client is not None else build_redis_client(settings)
-    log = logger if logger is not None else build_logger(settings.service_name)
-    check_eviction_policy(client, log)
+    schema = load_schema(settings.schema_path)
+    if logger is None:
+        logger = build_logger(settings.service_name)
+    if metrics is None:
+        metrics = EmfMetrics(namespace=settings.metrics_namespace, service=settings.service_name)
+    if source is None and settings.sot_kind == "salesforce":
+        source = build_salesforce_source(settings, schema, metrics=metrics, logger=logger)
+    check_eviction_policy(client, logger)
     sink = build_sink(settings, client)
     source, metrics = with_lookup_cache(
-        source if source is not None else build_source(settings),
-        metrics
-        if metrics is not None
-        else EmfMetrics(namespace=settings.metrics_namespace, service=settings.service_name),
-        settings,
+        source if source is not None else build_source(settings), metrics, settings
     )
     return IngestSidecar(
         source_id=settings.source_id,
-        schema=load_schema(settings.schema_path),
+        schema=schema,
         source=source,
         sink=sink,
-        logger=log,
+        logger=logger,
         metrics=metrics,
         default_budget_s=settings.sot_budget_s,
         deadline_reserve_s=settings.deadline_reserve_s,

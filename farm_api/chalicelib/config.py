@@ -22,6 +22,13 @@ MAX_CATALOGUE_SIZE = 100_000_000_000
 MAX_LATENCY_MS = 60_000
 OPEN_STAGES = frozenset({"dev", "local", "test"})
 _KIND_SHARES = ("renamed_share", "string_number_share", "case_share", "empty_share")
+DEFAULT_SF_CLIENT_ID = "aos-farm-dev-client"
+DEFAULT_SF_CLIENT_SECRET = "aos-farm-dev-secret"
+DEFAULT_SF_SESSION_TTL_S = 7200
+MAX_SF_SESSION_TTL_S = 86_400
+DEFAULT_SF_DAILY_API_LIMIT = 100_000
+MAX_SF_DAILY_API_LIMIT = 1_000_000_000
+DEFAULT_SF_QUERY_PAGE_SIZE = 2000
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,11 @@ class FarmConfig:
     string_number_share: float = DEFAULT_STRING_NUMBER_SHARE
     case_share: float = DEFAULT_CASE_SHARE
     empty_share: float = DEFAULT_EMPTY_SHARE
+    sf_client_id: str = DEFAULT_SF_CLIENT_ID
+    sf_client_secret: str = DEFAULT_SF_CLIENT_SECRET
+    sf_session_ttl_s: int = DEFAULT_SF_SESSION_TTL_S
+    sf_daily_api_limit: int = DEFAULT_SF_DAILY_API_LIMIT
+    sf_query_page_size: int = DEFAULT_SF_QUERY_PAGE_SIZE
 
     def __post_init__(self) -> None:
         for name in ("drift_rate", "malformed_rate", "unrepairable_share", "sot_failure_rate"):
@@ -61,6 +73,16 @@ class FarmConfig:
             raise ValueError(f"catalogue_size must be between 1 and {MAX_CATALOGUE_SIZE}")
         if not 0 <= self.sot_latency_ms <= MAX_LATENCY_MS:
             raise ValueError(f"sot_latency_ms must be between 0 and {MAX_LATENCY_MS}")
+        if not self.sf_client_id or not self.sf_client_secret:
+            raise ValueError("sf_client_id and sf_client_secret must not be empty")
+        if not 1 <= self.sf_session_ttl_s <= MAX_SF_SESSION_TTL_S:
+            raise ValueError(f"sf_session_ttl_s must be between 1 and {MAX_SF_SESSION_TTL_S}")
+        if not 0 <= self.sf_daily_api_limit <= MAX_SF_DAILY_API_LIMIT:
+            raise ValueError(f"sf_daily_api_limit must be between 0 and {MAX_SF_DAILY_API_LIMIT}")
+        if not 1 <= self.sf_query_page_size <= DEFAULT_SF_QUERY_PAGE_SIZE:
+            raise ValueError(
+                f"sf_query_page_size must be between 1 and {DEFAULT_SF_QUERY_PAGE_SIZE}"
+            )
 
     def __repr__(self) -> str:
         token = "<set>" if self.api_token else None
@@ -71,7 +93,11 @@ class FarmConfig:
             f"sot_failure_rate={self.sot_failure_rate}, sot_latency_ms={self.sot_latency_ms}, "
             f"renamed_share={self.renamed_share}, "
             f"string_number_share={self.string_number_share}, "
-            f"case_share={self.case_share}, empty_share={self.empty_share})"
+            f"case_share={self.case_share}, empty_share={self.empty_share}, "
+            f"sf_client_id={self.sf_client_id!r}, sf_client_secret=<set>, "
+            f"sf_session_ttl_s={self.sf_session_ttl_s}, "
+            f"sf_daily_api_limit={self.sf_daily_api_limit}, "
+            f"sf_query_page_size={self.sf_query_page_size})"
         )
 
     @classmethod
@@ -107,6 +133,29 @@ class FarmConfig:
             ),
             case_share=_float(environ, "FARM_CASE_SHARE", DEFAULT_CASE_SHARE),
             empty_share=_float(environ, "FARM_EMPTY_SHARE", DEFAULT_EMPTY_SHARE),
+            sf_client_id=environ.get("FARM_SF_CLIENT_ID") or DEFAULT_SF_CLIENT_ID,
+            sf_client_secret=environ.get("FARM_SF_CLIENT_SECRET") or DEFAULT_SF_CLIENT_SECRET,
+            sf_session_ttl_s=_int(
+                environ,
+                "FARM_SF_SESSION_TTL_SECONDS",
+                DEFAULT_SF_SESSION_TTL_S,
+                1,
+                MAX_SF_SESSION_TTL_S,
+            ),
+            sf_daily_api_limit=_int(
+                environ,
+                "FARM_SF_DAILY_API_LIMIT",
+                DEFAULT_SF_DAILY_API_LIMIT,
+                0,
+                MAX_SF_DAILY_API_LIMIT,
+            ),
+            sf_query_page_size=_int(
+                environ,
+                "FARM_SF_QUERY_PAGE_SIZE",
+                DEFAULT_SF_QUERY_PAGE_SIZE,
+                1,
+                DEFAULT_SF_QUERY_PAGE_SIZE,
+            ),
         )
 
 

@@ -36,10 +36,16 @@ def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]
 def test_function_is_python312_built_by_make_from_the_repo_root(template: dict[str, Any]) -> None:
     function = template["Resources"]["SidecarFunction"]
     assert function["Type"] == "AWS::Serverless::Function"
-    assert function["Metadata"] == {"BuildMethod": "makefile"}
+    # SAM copies only the CodeUri (sidecar_fn/, not the whole tree with its .venv) to a
+    # scratch directory, then runs the root Makefile's target from the repo root.
+    assert function["Metadata"] == {
+        "BuildMethod": "makefile",
+        "ContextPath": ".",
+        "WorkingDirectory": ".",
+    }
     props = function["Properties"]
     assert props["Runtime"] == "python3.12"
-    assert props["CodeUri"] == "."
+    assert props["CodeUri"] == "sidecar_fn"
     assert props["Handler"] == "sidecar_fn.handler.handler"
     assert props["Timeout"] == {"Ref": "FunctionTimeout"}
     assert props["MemorySize"] == {"Ref": "FunctionMemorySize"}
@@ -123,7 +129,9 @@ def test_environment_covers_the_spec_and_reads_the_token_from_the_secret(
     assert template["Parameters"]["FarmApiToken"]["NoEcho"] is True
 
 
-def test_secret_reads_are_scoped_to_the_template_secrets(template: dict[str, Any]) -> None:
+def test_secret_reads_are_scoped_to_the_template_and_salesforce_secrets(
+    template: dict[str, Any],
+) -> None:
     secrets = _resources(template, "AWS::SecretsManager::Secret")
     assert sorted(secrets) == ["FarmApiTokenSecret", "RedisAuthSecret"]
     assert "Policies" not in template["Resources"]["SidecarFunction"]["Properties"]
@@ -134,7 +142,25 @@ def test_secret_reads_are_scoped_to_the_template_secrets(template: dict[str, Any
     assert statement["Resource"] == [
         {"Ref": "FarmApiTokenSecret"},
         {"Fn::If": ["HasRedisAuthToken", {"Ref": "RedisAuthSecret"}, {"Ref": "AWS::NoValue"}]},
+        {
+            "Fn::If": [
+                "HasSalesforceSecret",
+                {"Ref": "SalesforceCredentialsSecretArn"},
+                {"Ref": "AWS::NoValue"},
+            ]
+        },
     ]
+
+
+def test_the_salesforce_adapter_is_configured_only_when_chosen(template: dict[str, Any]) -> None:
+    variables = template["Resources"]["SidecarFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["AOS_SOT_KIND"] == {"Ref": "AosSotKind"}
+    assert variables["SALESFORCE_LOGIN_URL"]["Fn::If"][0] == "IsSalesforce"
+    assert variables["SALESFORCE_CREDENTIALS_SECRET_ARN"]["Fn::If"][0] == "HasSalesforceSecret"
+    assert "SALESFORCE_CLIENT_SECRET" not in variables
+    rule = template["Rules"]["SalesforceNeedsLoginUrlAndSecret"]
+    assert len(rule["Assertions"]) == 2
+    assert template["Parameters"]["AosSotKind"]["AllowedValues"] == ["farm", "salesforce"]
 
 
 def test_vpc_config_only_when_subnets_are_given(template: dict[str, Any]) -> None:

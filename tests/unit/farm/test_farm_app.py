@@ -45,7 +45,7 @@ def assert_error(response: Any, status: int, code: str) -> str:
 def test_index_lists_the_routes(client: Client) -> None:
     response = client.http.get("/")
     assert response.status_code == 200
-    assert len(body(response)["routes"]) == 3
+    assert len(body(response)["routes"]) == 9
 
 
 @pytest.mark.parametrize("number", [1, 102, 999_999, 1_000_000])
