@@ -19,39 +19,27 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import httpx
-import orjson
 
 from sidecar_fn.breaker import CircuitBreaker
 from sidecar_fn.errors import SourceUnavailable
+from sidecar_fn.http_body import MAX_BODY_BYTES, ByteAllowance, error_code, read_body
+from sidecar_fn.retries import Retryable, retry_within
 
 T = TypeVar("T")
 C = TypeVar("C")
-MAX_BACKOFF_S = 1.0
-MAX_BODY_BYTES = 8 * 1024 * 1024
-MAX_ERROR_CODE = 64
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-class Retryable(Exception):
-    """One failed attempt that another attempt may fix."""
+__all__ = [
+    "MAX_BODY_BYTES",
+    "RETRYABLE_STATUS",
+    "QuotaExhausted",
+    "Retryable",
+    "SourceCalls",
+    "error_code",
+]
 
 
 class QuotaExhausted(SourceUnavailable):
     """The source refused because a usage quota is spent; retrying now cannot help."""
-
-
-def error_code(body: bytes) -> str | None:
-    """The `errorCode` of a Salesforce-shaped error body `[{"errorCode", "message"}]`,
-    printable ASCII and at most 64 characters; None for anything else."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(document, list) and document and isinstance(document[0], Mapping):
-        code = document[0].get("errorCode")
-        if isinstance(code, str) and code.isascii() and code.isprintable():
-            return code[:MAX_ERROR_CODE]
-    return None
 
 
 class SourceCalls:
@@ -88,25 +76,18 @@ class SourceCalls:
 
     def retry(self, attempt: Callable[[float], T], deadline: float, what: str) -> T:
         """Run `attempt(timeout_s)` until it returns, retrying a Retryable with exponential
-        back-off and full jitter, within `max_attempts` and `deadline`."""
-        tries = 0
-        while True:
-            tries += 1
-            remaining = deadline - self.clock()
-            if remaining <= 0:
-                raise SourceUnavailable(f"{what} deadline reached after {tries - 1} attempt(s)")
-            try:
-                return attempt(min(self.timeout_s, remaining))
-            except Retryable as exc:
-                problem = str(exc)
-            if tries >= self.max_attempts:
-                raise SourceUnavailable(f"{what} failed {tries} attempt(s); last: {problem}")
-            delay = self._jitter() * min(MAX_BACKOFF_S, self.backoff_s * 2 ** (tries - 1))
-            if self.clock() + delay >= deadline:
-                raise SourceUnavailable(
-                    f"{what} deadline reached after {tries} attempt(s); last: {problem}"
-                )
-            self._sleep(delay)
+        back-off and full jitter, within `max_attempts` and `deadline` (see retries)."""
+        return retry_within(
+            attempt,
+            deadline=deadline,
+            per_attempt_s=self.timeout_s,
+            max_attempts=self.max_attempts,
+            backoff_s=self.backoff_s,
+            clock=self.clock,
+            sleep=self._sleep,
+            jitter=self._jitter,
+            what=what,
+        )
 
     def guarded(self, call: Callable[[], T]) -> T:
         """Run `call` through the breaker: refused while open; a failure counts, a spent
@@ -150,20 +131,23 @@ class SourceCalls:
         return merged
 
     def read_body(
-        self, response: httpx.Response, deadline: float, max_bytes: int = MAX_BODY_BYTES
+        self,
+        response: httpx.Response,
+        deadline: float,
+        max_bytes: int = MAX_BODY_BYTES,
+        allowance: ByteAllowance | None = None,
     ) -> bytes:
-        """The body of a streamed response, refused past `max_bytes` or past the deadline:
-        httpx's timeouts bound each socket read, not a source that drips its answer."""
-        body = bytearray()
-        for part in response.iter_bytes():
-            body += part
-            if len(body) > max_bytes:
-                raise SourceUnavailable(f"source of truth answer exceeds {max_bytes} bytes")
-            if self.clock() >= deadline:
-                raise SourceUnavailable(
-                    "source of truth deadline reached while its answer was arriving"
-                )
-        return bytes(body)
+        """The body of a streamed response as sent, refused when encoded, past `max_bytes`,
+        past what `allowance` (the call's, else this answer's own) has left, or past the
+        deadline: httpx's timeouts bound each socket read, not a source that drips its
+        answer (see http_body)."""
+        return read_body(
+            response,
+            allowance=allowance if allowance is not None else ByteAllowance(max_bytes),
+            deadline=deadline,
+            clock=self.clock,
+            max_bytes=max_bytes,
+        )
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:

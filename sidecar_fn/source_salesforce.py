@@ -13,6 +13,8 @@ import orjson
 from sidecar_fn.api_usage import ApiUsage, parse_limit_info
 from sidecar_fn.breaker import CircuitBreaker
 from sidecar_fn.errors import SourceUnavailable
+from sidecar_fn.http_body import echo
+from sidecar_fn.http_deadline import deadline_transport, exchange_deadline
 from sidecar_fn.ports import MetricsSink, SourceRecord
 from sidecar_fn.salesforce_auth import CredentialSource, SalesforceSession, SessionKeeper
 from sidecar_fn.salesforce_fields import FieldMapping
@@ -104,18 +106,19 @@ class SalesforceSourceOfTruth:
         self._max_ids = max_ids
         self._metrics = metrics
         self._logger = logger
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
         if not keepalive:
             headers["Connection"] = "close"
+        limits = httpx.Limits(
+            max_connections=max(calls.concurrency, 1) * 2,
+            max_keepalive_connections=max(calls.concurrency, 1) if keepalive else 0,
+        )
         self._client = httpx.Client(
             headers=headers,
             follow_redirects=False,
             timeout=calls.timeout_s,
-            transport=transport,
-            limits=httpx.Limits(
-                max_connections=max(calls.concurrency, 1) * 2,
-                max_keepalive_connections=max(calls.concurrency, 1) if keepalive else 0,
-            ),
+            transport=transport if transport is not None else deadline_transport(limits),
+            limits=limits,
         )
         self.sessions = SessionKeeper(self._login)
         self._usage_lock = threading.Lock()
@@ -235,14 +238,19 @@ class SalesforceSourceOfTruth:
             self.pages += 1
             self.queries += "/query?q=" in url
         try:
-            with self._client.stream("GET", url, headers=headers, timeout=timeout_s) as response:
+            with (
+                exchange_deadline(deadline - self.calls.clock()),
+                self._client.stream("GET", url, headers=headers, timeout=timeout_s) as response,
+            ):
                 body = self.calls.read_body(response, deadline)
                 status = response.status_code
                 usage = parse_limit_info(response.headers.get("sforce-limit-info"))
+        except httpx.ProtocolError as exc:
+            raise Retryable(f"HTTP protocol error ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
-            raise Retryable(f"{type(exc).__name__}: {exc}") from exc
+            raise Retryable(f"{type(exc).__name__}: {echo(str(exc))}") from exc
         except httpx.HTTPError as exc:
-            raise SourceUnavailable(f"Salesforce request failed: {exc}") from exc
+            raise SourceUnavailable(f"Salesforce request failed ({type(exc).__name__})") from exc
         if usage is not None:
             with self._usage_lock:
                 # answers of concurrent chunks arrive in any order: within a call keep the
@@ -279,14 +287,23 @@ class SalesforceSourceOfTruth:
 
         def attempt(timeout_s: float) -> SalesforceSession:
             try:
-                response = self._client.post(self._token_url, data=form, timeout=timeout_s)
+                with (
+                    exchange_deadline(deadline - self.calls.clock()),
+                    self._client.stream(
+                        "POST", self._token_url, data=form, timeout=timeout_s
+                    ) as response,
+                ):
+                    body = self.calls.read_body(response, deadline, MAX_TOKEN_BYTES)
+                    status = response.status_code
+            except httpx.ProtocolError as exc:
+                raise Retryable(f"HTTP protocol error ({type(exc).__name__})") from exc
             except httpx.TransportError as exc:
-                raise Retryable(f"{type(exc).__name__}: {exc}") from exc
+                raise Retryable(f"{type(exc).__name__}: {echo(str(exc))}") from exc
             except httpx.HTTPError as exc:
-                raise SourceUnavailable(f"Salesforce login failed: {exc}") from exc
-            if response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
-                raise Retryable(f"HTTP {response.status_code}")
-            return _session(response.status_code, response.content)
+                raise SourceUnavailable(f"Salesforce login failed ({type(exc).__name__})") from exc
+            if status in RETRYABLE_STATUS or status >= 500:
+                raise Retryable(f"HTTP {status}")
+            return _session(status, body)
 
         return self.calls.retry(attempt, deadline, "Salesforce login")
 
