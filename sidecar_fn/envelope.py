@@ -12,6 +12,8 @@ import orjson
 ENVELOPE_VERSION = 1
 ENVELOPE_FIELD = "envelope"
 DEAD_LETTER_FIELDS = ("reason", "raw", "error", "source_id", "item_id", "received_at")
+REDRIVE_FIELDS = ("redriven_from", "attempts")
+"""Extra dead-letter fields of a replayed record that failed again."""
 
 
 def format_received_at(now: datetime) -> str:

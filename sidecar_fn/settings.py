@@ -17,6 +17,8 @@ from sidecar_fn.secrets import DEFAULT_MAX_AGE_S, visible_token
 _T = TypeVar("_T")
 
 SEVEN_DAYS_S = 7 * 24 * 3600
+THIRTY_FIVE_DAYS_S = 35 * 24 * 3600
+
 URL_SETTINGS = frozenset({"REDIS_URL", "FARM_URL"})
 SECRET_SETTINGS = frozenset({"FARM_API_TOKEN"})
 
@@ -162,6 +164,7 @@ class Settings:
     source_id: str = "mulesoft-invoices"
     schema_path: str | None = None
     seen_ttl_s: int = SEVEN_DAYS_S
+    stats_ttl_s: int = THIRTY_FIVE_DAYS_S
     stream_maxlen: int | None = None
     dlq_maxlen: int | None = None
     redis_timeout_s: float = 2.0
@@ -262,6 +265,7 @@ class Settings:
             source_id=source_id,
             schema_path=_read(environ, "AOS_SCHEMA", None, _text),
             seen_ttl_s=_read(environ, "AOS_SEEN_TTL_SECONDS", d.seen_ttl_s, _positive_int),
+            stats_ttl_s=_read(environ, "AOS_STATS_TTL_SECONDS", d.stats_ttl_s, _non_negative_int),
             stream_maxlen=_read(environ, "AOS_STREAM_MAXLEN", None, _positive_int),
             dlq_maxlen=_read(environ, "AOS_DLQ_MAXLEN", None, _positive_int),
             redis_timeout_s=_read(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -18,13 +16,13 @@ from sidecar_fn.errors import SettingsError, SourceUnavailable
 from sidecar_fn.http_body import MAX_CALL_BYTES, ByteAllowance, echo, error_code, read_body
 from sidecar_fn.http_deadline import deadline_transport, exchange_deadline
 from sidecar_fn.ports import SourceRecord
-from sidecar_fn.retries import Retryable, retry_within
+from sidecar_fn.retries import Retryable
 from sidecar_fn.schema import ID_FIELD
 from sidecar_fn.secrets import StaticToken, TokenSource
+from sidecar_fn.source_calls import RETRYABLE_STATUS, CallScope, SourceCalls
 
 BATCH_PATH = "/api/source/salesforce/invoices"
 MAX_IDS_PER_REQUEST = 200
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class _Unauthorized(Exception):
@@ -87,31 +85,30 @@ class HttpSourceOfTruth:
             limits=limits,
         )
         self._batch_url = f"{base_url.rstrip('/')}{BATCH_PATH}?ids="
-        self._timeout_s = timeout_s
-        self._max_attempts = max_attempts
-        self._backoff_s = backoff_s
         self._chunk_size = chunk_size
-        self._concurrency = concurrency
-        self._default_budget_s = default_budget_s
-        self._max_call_bytes = max_call_bytes
-        self._breaker = breaker if breaker is not None else CircuitBreaker()
-        self._last_failure = ""
+        self._calls = SourceCalls(
+            timeout_s=timeout_s,
+            max_attempts=max_attempts,
+            backoff_s=backoff_s,
+            concurrency=concurrency,
+            default_budget_s=default_budget_s,
+            max_call_bytes=max_call_bytes,
+            breaker=breaker,
+            clock=clock,
+            sleep=sleep,
+            jitter=jitter,
+        )
         self._clock = clock
-        self._sleep = sleep
-        self._jitter = jitter
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
 
     @property
     def breaker(self) -> CircuitBreaker:
         """The circuit breaker guarding this source."""
-        return self._breaker
+        return self._calls.breaker
 
     def close(self) -> None:
         """Close connections and worker threads."""
         self._client.close()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
+        self._calls.close()
 
     def fetch_many(
         self, ids: Sequence[str], *, budget_s: float | None = None
@@ -126,58 +123,20 @@ class HttpSourceOfTruth:
                 result[invoice_id] = None
         if not wanted:
             return result
-        budget = self._default_budget_s if budget_s is None else budget_s
-        deadline = self._clock() + budget
-        allowance = ByteAllowance(self._max_call_bytes)
+        scope = self._calls.scope(budget_s)
         chunks = [wanted[i : i + self._chunk_size] for i in range(0, len(wanted), self._chunk_size)]
-        if len(chunks) == 1 or self._concurrency == 1:
-            outcomes = [self._guarded(chunk, deadline, allowance) for chunk in chunks]
-        else:
-            outcomes = list(
-                self._executor().map(lambda c: self._guarded(c, deadline, allowance), chunks)
-            )
-        errors = [outcome for outcome in outcomes if isinstance(outcome, SourceUnavailable)]
-        if len(errors) == len(outcomes):
-            raise errors[0]
-        for outcome in outcomes:
-            if not isinstance(outcome, SourceUnavailable):
-                result.update(outcome)
+        result.update(self._calls.run_chunks(chunks, lambda chunk: self._fetch(chunk, scope)))
         return result
 
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    max_workers=self._concurrency, thread_name_prefix="sot"
-                )
-            return self._pool
-
-    def _guarded(
-        self, chunk: list[str], deadline: float, allowance: ByteAllowance
-    ) -> dict[str, SourceRecord | None] | SourceUnavailable:
-        if not self._breaker.allow():
-            return SourceUnavailable(
-                "source of truth circuit is open after repeated failures"
-                + (f" (last: {self._last_failure})" if self._last_failure else "")
-            )
+    def _fetch(self, chunk: list[str], scope: CallScope) -> dict[str, SourceRecord | None]:
         url = self._batch_url + ",".join(chunk)
-        try:
-            records = retry_within(
-                lambda timeout_s: self._exchange(url, chunk, timeout_s, deadline, allowance),
-                deadline=deadline,
-                per_attempt_s=self._timeout_s,
-                max_attempts=self._max_attempts,
-                backoff_s=self._backoff_s,
-                clock=self._clock,
-                sleep=self._sleep,
-                jitter=self._jitter,
-            )
-        except SourceUnavailable as exc:
-            self._last_failure = str(exc)
-            self._breaker.record_failure()
-            return exc
-        self._breaker.record_success()
-        return records
+        return self._calls.retry(
+            lambda timeout_s: self._exchange(
+                url, chunk, timeout_s, scope.deadline, scope.allowance
+            ),
+            scope.deadline,
+            "source of truth",
+        )
 
     def _exchange(
         self,

@@ -202,6 +202,7 @@ def build_sidecar(
         metrics=metrics,
         default_budget_s=settings.sot_budget_s,
         deadline_reserve_s=settings.deadline_reserve_s,
+        stats_ttl_s=settings.stats_ttl_s,
         verify_share=settings.verify_share,
         dedupe_fields=settings.dedupe_key,
     )

@@ -16,7 +16,11 @@ from .evil_sot import EvilSourceOfTruth, RecordingServer, loopback_alias_availab
 from .redis_server import PrivateRedis
 
 SidecarFactory = Callable[..., Any]
-FAST_RECOVERY = {"AOS_SOT_BREAKER_RESET_SECONDS": "0.2", "AOS_SOT_BACKOFF_SECONDS": "0.01"}
+FAST_RECOVERY = {
+    "AOS_SOT_BREAKER_RESET_SECONDS": "0.2",
+    "AOS_SOT_BACKOFF_SECONDS": "0.01",
+    "AOS_VERIFY_SHARE": "1",
+}
 
 
 def sidecar_env(keys: Mapping[str, str], redis_url: str, farm_url: str) -> dict[str, str]:

@@ -370,3 +370,13 @@ def test_deeply_nested_drifted_record_is_repaired_or_dead_lettered(
     assert report.failures == []
     placed = fake_redis.xlen("unit:main") + fake_redis.xlen("unit:dlq")
     assert placed == 2
+
+
+def test_drift_per_field_is_published_for_newly_recorded_items_only(
+    sidecar: IngestSidecar, metrics: RecordingMetrics
+) -> None:
+    drifted = {**pristine("INV-9"), "vendor_id": None, "status": None}
+    event = sqs(orjson.dumps(drifted), orjson.dumps(pristine("INV-10")))
+    sidecar.handle_batch(event, Context(30_000))
+    sidecar.handle_batch(event, Context(30_000))
+    assert metrics.by_field == [("drift", {"vendor_id": 1, "status": 1})]
