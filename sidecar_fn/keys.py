@@ -59,6 +59,16 @@ class KeyNames:
         """Prefix of `source_id`'s idempotency keys under these names."""
         return seen_key_prefix(source_id, self.tag).encode()
 
+    def stats_key(self, source_id: str, hour: str) -> str:
+        """`source_id`'s statistics bucket of `hour` (`YYYYMMDDHH`): `aos:stats:<source_id>:
+        <hour>`, or with a hash tag `aos:stats:{<tag>}:<hour>` when the tag is the source
+        id, else `aos:stats:{<tag>}:<source_id>:<hour>` (the same slot as the batch)."""
+        if self.tag is None:
+            return f"aos:stats:{source_id}:{hour}"
+        if self.tag == source_id:
+            return f"aos:stats:{{{self.tag}}}:{hour}"
+        return f"aos:stats:{{{self.tag}}}:{source_id}:{hour}"
+
     def batch_keys(self, source_id: str, ids: Iterable[str]) -> list[bytes]:
         """KEYS of one batch call: the fixed keys, then each entry's idempotency key."""
         prefix = self.seen_prefix(source_id)

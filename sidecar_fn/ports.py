@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
+from sidecar_fn.drift_stats import BatchStats
+
 SourceRecord = Mapping[str, Any]
 
 CLEAN = "clean"
@@ -41,6 +43,16 @@ class PushResult(NamedTuple):
     item was already recorded, PROBE for a probe of an item never recorded."""
 
 
+class Retirement(NamedTuple):
+    """The dead-letter entry a replayed item replaces, removed in the write that records
+    the replay; a replay that is dead-lettered again carries `redriven_from` and
+    `attempts` (replays so far, this one included) in its new entry."""
+
+    entry_id: str
+    redriven_from: str
+    attempts: int
+
+
 class SourceOfTruth(Protocol):
     """Reads pristine records by id."""
 
@@ -57,10 +69,20 @@ class StreamSink(Protocol):
     """Writes a batch of entries idempotently per item id."""
 
     def push(
-        self, entries: Sequence[SinkEntry], *, source_id: str, received_at: str
+        self,
+        entries: Sequence[SinkEntry],
+        *,
+        source_id: str,
+        received_at: str,
+        stats: BatchStats | None = None,
+        retire: Sequence[Retirement | None] | None = None,
     ) -> list[PushResult]:
         """Write every new entry, skip items already recorded; results align with entries.
-        Raises SinkUnavailable when the batch could not be written."""
+
+        In the same atomic write, `stats` (aligned with entries) adds each newly recorded
+        item's contribution to its bucket, and `retire` (aligned with entries) removes the
+        dead-letter entry an item replays once that item is recorded. Raises
+        SinkUnavailable when the batch could not be written."""
         ...
 
 
@@ -69,4 +91,8 @@ class MetricsSink(Protocol):
 
     def publish(self, counts: Mapping[str, int]) -> None:
         """Emit one set of counters for a finished batch."""
+        ...
+
+    def publish_by_field(self, metric: str, counts: Mapping[str, int]) -> None:
+        """Emit `metric` once per field of `counts`, with the field as dimension `field`."""
         ...

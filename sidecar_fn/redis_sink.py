@@ -16,10 +16,11 @@ from redis.exceptions import (
     TryAgainError,
 )
 
-from sidecar_fn.envelope import DEAD_LETTER_FIELDS, ENVELOPE_FIELD
+from sidecar_fn.drift_stats import BatchStats
+from sidecar_fn.envelope import DEAD_LETTER_FIELDS, ENVELOPE_FIELD, REDRIVE_FIELDS
 from sidecar_fn.errors import SinkUnavailable
 from sidecar_fn.keys import KeyNames, key_names, seen_key_prefix
-from sidecar_fn.ports import MAIN_OUTCOMES, PROBE, PushResult, SinkEntry
+from sidecar_fn.ports import MAIN_OUTCOMES, PROBE, PushResult, Retirement, SinkEntry
 
 __all__ = ["PUSH_SCRIPT", "RedisStreamSink", "ScriptRoute", "StandaloneRoute", "seen_key_prefix"]
 
@@ -36,40 +37,135 @@ _DLQ_PAIRS = ", ".join(
     )
 )
 
+_REDRIVE_PAIRS = ", ".join(
+    f"'{name}', gone[{index}]" for index, name in enumerate(REDRIVE_FIELDS, start=2)
+)
+
 PUSH_SCRIPT = f"""
 local ttl, main_maxlen, dlq_maxlen = ARGV[1], ARGV[2], ARGV[3]
 local source_id, received_at = ARGV[4], ARGV[5]
+local stats_ttl, width, stats_index = ARGV[6], ARGV[7], ARGV[8]
 local function xadd(stream, maxlen, ...)
   if maxlen == '' then
     return redis.call('XADD', stream, '*', ...)
   end
   return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', ...)
 end
+local pos, contributions, retire, skipped, totals = 10, {{}}, {{}}, {{}}, {{}}
+for c = 1, tonumber(ARGV[9]) do
+  local pairs_in, contribution = tonumber(ARGV[pos]), {{}}
+  for j = 1, pairs_in do
+    contribution[j] = {{ARGV[pos + 2 * j - 1], tonumber(ARGV[pos + 2 * j])}}
+  end
+  contributions[c] = contribution
+  pos = pos + 1 + 2 * pairs_in
+end
+for t = 1, tonumber(ARGV[pos]) do
+  totals[ARGV[pos + 2 * t - 1]] = tonumber(ARGV[pos + 2 * t])
+end
+pos = pos + 1 + 2 * tonumber(ARGV[pos])
+for r = 1, tonumber(ARGV[pos]) do
+  local at = pos + 4 * r - 3
+  retire[tonumber(ARGV[at])] = {{ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]}}
+end
+pos = pos + 1 + 4 * tonumber(ARGV[pos])
 local out, n = {{}}, 0
-for i = 6, #ARGV, 4 do
+for i = pos, #ARGV, 4 do
   local item, outcome = ARGV[i], ARGV[i + 1]
   n = n + 1
   local key = KEYS[{KeyNames.FIXED_KEYS} + n]
+  local gone = retire[n]
   local seen = redis.call('GET', key)
   if seen or outcome == '' then
     out[n] = seen or ''
   else
     if outcome == '{MAIN_OUTCOMES[0]}' or outcome == '{MAIN_OUTCOMES[1]}' then
       xadd(KEYS[1], main_maxlen, '{ENVELOPE_FIELD}', ARGV[i + 2])
+    elseif gone then
+      xadd(KEYS[2], dlq_maxlen, {_DLQ_PAIRS}, {_REDRIVE_PAIRS})
     else
       xadd(KEYS[2], dlq_maxlen, {_DLQ_PAIRS})
     end
     redis.call('SET', key, outcome, 'EX', ttl)
     out[n] = 1
   end
+  if out[n] ~= 1 and stats_ttl ~= '' then
+    local c
+    if width == '1' then
+      c = string.byte(stats_index, n)
+    else
+      c = string.byte(stats_index, 2 * n - 1) * 256 + string.byte(stats_index, 2 * n)
+    end
+    if c > 0 then
+      skipped[c] = (skipped[c] or 0) + 1
+    end
+  end
+  if gone and out[n] ~= '' then
+    redis.call('XDEL', KEYS[2], gone[1])
+  end
+end
+if stats_ttl ~= '' then
+  local bucket = KEYS[#KEYS]
+  for c, count in pairs(skipped) do
+    for _, pair in ipairs(contributions[c]) do
+      totals[pair[1]] = totals[pair[1]] - pair[2] * count
+    end
+  end
+  local changed = false
+  for name, value in pairs(totals) do
+    if value ~= 0 then
+      redis.call('HINCRBY', bucket, name, value)
+      changed = true
+    end
+  end
+  if changed then
+    redis.call('EXPIRE', bucket, stats_ttl)
+  end
 end
 return out
 """
 """The batch script. KEYS: the fixed keys of KeyNames, then one idempotency key per entry,
-so that every key it touches is declared (Redis Cluster routes and checks by them).
-ARGV: ttl, maxlens, source id, received_at, then 4 per entry (item, outcome, data, error).
+then, when the batch keeps statistics, its hourly statistics bucket; every key it touches
+is declared (Redis Cluster routes and checks by them). ARGV: ttl, maxlens, source id,
+received_at, statistics (ttl, index width, per-entry indices, contribution table, totals;
+see `_stats_args`), retirements (`_retire_args`), then 4 per entry (item, outcome, data,
+error). The statistics add the batch's totals minus the contributions of the entries it
+did not newly record, so a batch of new items costs the script no per-item statistics
+work. A recorded replay removes the dead-letter entry it replaces (XDEL).
 It appends first and sets the marker after: Redis does not roll a script back when a
 command fails (out of memory, a wrong-typed key), so a failed XADD leaves no marker."""
+
+
+def _stats_args(stats: BatchStats | None) -> list[bytes]:
+    """Statistics TTL, index width, per-entry indices, each distinct contribution as its
+    pair count followed by field and increment pairs (slot 0, nothing, is implied), then
+    the number of fields and each field's total if every entry is new."""
+    if stats is None:
+        return [b"", b"", b"", b"0", b"0"]
+    width, indices = stats.encoded_positions()
+    args = [str(stats.ttl_s).encode(), str(width).encode(), indices]
+    table = stats.contributions[1:]
+    args.append(str(len(table)).encode())
+    for pairs in table:
+        args.append(str(len(pairs)).encode())
+        for name, delta in pairs:
+            args += [name.encode(), str(delta).encode()]
+    totals = stats.totals()
+    args.append(str(len(totals)).encode())
+    for name, total in totals.items():
+        args += [name.encode(), str(total).encode()]
+    return args
+
+
+def _retire_args(retire: Sequence[Retirement | None] | None) -> list[bytes]:
+    """The number of retirements, then per retirement: entry position (1-based),
+    dead-letter entry id, original item id, attempts."""
+    chosen = [(n, r) for n, r in enumerate(retire or (), start=1) if r is not None]
+    args = [str(len(chosen)).encode()]
+    for position, (entry_id, redriven_from, attempts) in chosen:
+        args += [str(position).encode(), entry_id.encode(), redriven_from.encode()]
+        args.append(str(attempts).encode())
+    return args
 
 
 class _Connection(Protocol):
@@ -127,9 +223,12 @@ class RedisStreamSink:
     already recorded and writes the rest, so a marker never stands without its entry.
     Every key the script touches is declared in KEYS (see sidecar_fn.keys), so in cluster
     mode the call goes to the one node owning their slot (`route`, see
-    sidecar_fn.redis_cluster). The command is serialised here with one `bytes.join` and
-    sent on a pooled connection: packing a few thousand arguments through the client's
-    generic packer costs more than Redis takes to run the script.
+    sidecar_fn.redis_cluster). The same call keeps the drift statistics (the statistics of
+    a batch Redis aborts part-way stay short by the items written before the failure) and
+    removes, with `XDEL`, the dead-letter entry each recorded replay replaces. The command
+    is serialised here with one `bytes.join` and sent on a pooled connection: packing a
+    few thousand arguments through the client's generic packer costs more than Redis
+    takes to run the script.
 
     `wait_replicas` > 0 sends `WAIT` after the write: a batch that fewer replicas
     acknowledged in time is reported unwritten, so that a failover right after it cannot
@@ -164,13 +263,24 @@ class RedisStreamSink:
         self._outcome_parts: dict[str, bytes] = {}
 
     def push(
-        self, entries: Sequence[SinkEntry], *, source_id: str, received_at: str
+        self,
+        entries: Sequence[SinkEntry],
+        *,
+        source_id: str,
+        received_at: str,
+        stats: BatchStats | None = None,
+        retire: Sequence[Retirement | None] | None = None,
     ) -> list[PushResult]:
         """Write the batch; see StreamSink.push."""
         if not entries:
             return []
+        if stats is not None and len(stats) != len(entries):
+            raise ValueError("stats must hold one contribution per entry")
+        if retire is not None and len(retire) != len(entries):
+            raise ValueError("retire must hold one slot per entry")
         try:
-            reply = self._evalsha(self._pack(entries, source_id, received_at))
+            command = self._pack(entries, source_id, received_at, stats, retire)
+            reply = self._evalsha(command)
         except redis.RedisError as exc:
             raise SinkUnavailable(f"Redis write failed: {type(exc).__name__}: {exc}") from exc
         if not isinstance(reply, list) or len(reply) != len(entries):
@@ -192,11 +302,25 @@ class RedisStreamSink:
             self._outcome_parts[outcome] = part
         return part
 
-    def _pack(self, entries: Sequence[SinkEntry], source_id: str, received_at: str) -> bytes:
-        """The whole EVALSHA: numkeys, keys (fixed, then one seen key per entry), header
-        args, entry args."""
-        head = [*self._header, source_id.encode(), received_at.encode()]
-        numkeys = len(self._fixed) + len(entries)
+    def _pack(
+        self,
+        entries: Sequence[SinkEntry],
+        source_id: str,
+        received_at: str,
+        stats: BatchStats | None = None,
+        retire: Sequence[Retirement | None] | None = None,
+    ) -> bytes:
+        """The whole EVALSHA: numkeys, keys (fixed, one seen key per entry, the statistics
+        bucket), header args, statistics, retirements, entry args."""
+        head = [
+            *self._header,
+            source_id.encode(),
+            received_at.encode(),
+            *_stats_args(stats),
+            *_retire_args(retire),
+        ]
+        bucket = [] if stats is None else [self._names.stats_key(source_id, stats.hour).encode()]
+        numkeys = len(self._fixed) + len(entries) + len(bucket)
         parts = [b"*%d\r\n" % (3 + numkeys + len(head) + 4 * len(entries))]
         parts.append(b"$7\r\nEVALSHA\r\n$40\r\n%s\r\n" % self._sha.encode())
         count = b"%d" % numkeys
@@ -207,6 +331,8 @@ class RedisStreamSink:
         for entry in entries:
             seen = prefix + (entry.key or entry.item_id).encode()
             append(b"$%d\r\n%s\r\n" % (len(seen), seen))
+        for key in bucket:
+            append(b"$%d\r\n%s\r\n" % (len(key), key))
         for arg in head:
             append(b"$%d\r\n%s\r\n" % (len(arg), arg))
         outcome_part = self._outcome_part

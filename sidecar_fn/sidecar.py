@@ -17,6 +17,17 @@ from aws_lambda_powertools import Logger
 from sidecar_fn.dedupe import keyed_by_version
 from sidecar_fn.drift import drifted_fields, lookup_problem
 from sidecar_fn.drift_kinds import unexpected_fields
+from sidecar_fn.drift_stats import (
+    NOTHING,
+    STATS_TTL_S,
+    BatchStats,
+    Contribution,
+    ContributionCache,
+    bucket_hour,
+    contribution,
+    replay_contribution,
+    unexpected_names,
+)
 from sidecar_fn.envelope import build_meta, dump_envelope, format_received_at
 from sidecar_fn.errors import (
     BatchFailed,
@@ -36,11 +47,13 @@ from sidecar_fn.ports import (
     REPAIRED,
     MetricsSink,
     PushResult,
+    Retirement,
     SinkEntry,
     SourceOfTruth,
     StreamSink,
 )
 from sidecar_fn.records import Item, parse_event
+from sidecar_fn.replays import Replay
 from sidecar_fn.schema import ID_FIELD, Schema
 from sidecar_fn.telemetry import LogLine, RecordLog
 
@@ -54,6 +67,31 @@ LOCAL_REPAIR_SOURCE = "local"
 
 _UNSET = SinkEntry("", PROBE, b"", "")
 NO_TIME_LEFT = "no time left before the invocation deadline to ask the source of truth"
+_CLEAN_CONTRIBUTION = contribution(CLEAN)
+_MALFORMED_CONTRIBUTION = contribution(MALFORMED)
+Drifts = dict[int, tuple[dict[str, Any], tuple[str, ...]]]
+"""Entry index -> (record, drifted fields) of the batch's drifted records."""
+
+
+def _raw_contribution(raw: bytes, outcome: str, schema: Schema) -> Contribution:
+    """The contribution of a record dead-lettered by the caller (e.g. retries_exhausted),
+    with its drift and unexpected fields read from its raw text when it is a JSON object."""
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return contribution(outcome)
+    if type(record) is not dict:
+        return contribution(outcome)
+    return contribution(
+        outcome,
+        drifted=drifted_fields(record, schema),
+        unexpected=unexpected_names(record, schema.known),
+    )
+
+
+def _origin(replays: Mapping[str, Replay] | None, item: Item) -> str | None:
+    """The original item id of a replayed item (None outside a replay)."""
+    return None if replays is None else replays[item.item_id].retirement.redriven_from
 
 
 def _utcnow() -> datetime:
@@ -67,7 +105,8 @@ class BatchReport:
     `counts` has one key per outcome (clean, repaired, malformed, unrepairable,
     retries_exhausted, failed) and sums to the number of records delivered; an item
     already recorded by an earlier delivery counts under that first outcome and also in
-    `duplicates`. `failures` lists the item ids to hand back to the trigger. `drift`
+    `duplicates` (their ids in `duplicate_ids`). `failures` lists the item ids to hand back
+    to the trigger. `drift`
     counts drift per kind and field, local repairs, verification and unexpected fields.
     """
 
@@ -77,6 +116,7 @@ class BatchReport:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     drifted: int = 0
     duplicates: int = 0
+    duplicate_ids: list[str] = field(default_factory=list)
     drift: DriftTally = field(default_factory=DriftTally)
 
     def lambda_response(self) -> dict[str, list[dict[str, str]]]:
@@ -127,6 +167,7 @@ class IngestSidecar:
         deadline_reserve_s: float = 1.0,
         clock: Callable[[], datetime] = _utcnow,
         verify_share: float = 0.05,
+        stats_ttl_s: int = STATS_TTL_S,
         dedupe_fields: tuple[str, ...] = (),
     ) -> None:
         self.source_id = source_id
@@ -140,7 +181,9 @@ class IngestSidecar:
         self._deadline_reserve_s = deadline_reserve_s
         self._clock = clock
         self.healer = Healer(schema, verify_share=verify_share)
+        self._stats_ttl_s = stats_ttl_s
         self.dedupe_fields = dedupe_fields
+        self._contributions = ContributionCache()
         self.record_log = RecordLog(logger)
         self._fetch_pool: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
@@ -227,21 +270,75 @@ class IngestSidecar:
             raise BatchFailed(report, report.lambda_response(), first)
         return report
 
-    def dead_letter(self, items: Sequence[tuple[str, bytes]], reason: str, error: str) -> None:
+    def replay(self, replays: Sequence[Replay], budget_s: float | None = None) -> BatchReport:
+        """Run dead letters through the batch path again, each under its replay id.
+
+        A recorded replay (main stream, or dead-lettered anew) removes its old dead-letter
+        entry in the same write; its envelope says `meta.redriven_from`. Items that fail
+        (source of truth down) keep their entry and come back in `failures`. Every replay
+        of one call must come from the same UTC hour (their statistics bucket).
+        """
+        if not replays:
+            return BatchReport()
+        hours = {bucket_hour(r.received_at) for r in replays}
+        if len(hours) != 1:
+            raise ValueError("replays of one call must share the hour of their received_at")
+        items = [Item(r.item_id, r.raw) for r in replays]
+        by_id = {r.item_id: r for r in replays}
+        if len(by_id) != len(replays):
+            raise ValueError("replay item ids must be distinct")
+        return self._process(items, budget_s or self._default_budget_s, replays=by_id)
+
+    def dead_letter(
+        self,
+        items: Sequence[tuple[str, bytes]],
+        reason: str,
+        error: str,
+        replays: Sequence[Replay] | None = None,
+    ) -> None:
         """Dead-letter `(item_id, raw)` pairs under `reason`; items already recorded are left.
 
-        Raises SinkUnavailable when Redis cannot take them.
+        With `replays` (aligned with `items`), each item is a replay that failed again: its
+        new entry carries `redriven_from` and `attempts`, and its old entry is removed in
+        the same write. Raises SinkUnavailable when Redis cannot take them.
         """
         if not reason or reason in MAIN_OUTCOMES:
             raise ValueError(f"{reason!r} is not a dead-letter reason")
         if not items:
             return
+        if replays is not None and len(replays) != len(items):
+            raise ValueError("replays must align with items")
         entries = [SinkEntry(item_id, reason, raw, error) for item_id, raw in items]
-        if self.dedupe_fields:
-            keyed_by_version(entries, _records_of(items), self.dedupe_fields)
         received_at = format_received_at(self._clock())
-        results = self.sink.push(entries, source_id=self.source_id, received_at=received_at)
-        self._log_dead_letters(entries, results)
+        if self.dedupe_fields and replays is None:
+            keyed_by_version(entries, _records_of(items), self.dedupe_fields)
+        if replays is None:
+            stats: BatchStats | None = None
+            if self._stats_ttl_s:
+                stats = BatchStats(bucket_hour(received_at), self._stats_ttl_s)
+                for _, raw in items:
+                    stats.add(_raw_contribution(raw, reason, self.schema))
+            results = self.sink.push(
+                entries, source_id=self.source_id, received_at=received_at, stats=stats
+            )
+            self._log_dead_letters(entries, results)
+        else:
+            by_bucket: dict[str, list[Replay]] = {}
+            for r in replays:
+                by_bucket.setdefault(bucket_hour(r.received_at), []).append(r)
+            for hour, group in by_bucket.items():
+                stats = BatchStats(hour, self._stats_ttl_s) if self._stats_ttl_s else None
+                if stats is not None:
+                    stats.extend(replay_contribution(r.previous_reason, reason) for r in group)
+                group_entries = [SinkEntry(r.item_id, reason, r.raw, error) for r in group]
+                results = self.sink.push(
+                    group_entries,
+                    source_id=self.source_id,
+                    received_at=received_at,
+                    stats=stats,
+                    retire=[r.retirement for r in group],
+                )
+                self._log_dead_letters(group_entries, results)
         self.logger.warning(
             "Items dead-lettered.",
             extra={"reason": reason, "error": error, "item_ids": [i for i, _ in items]},
@@ -259,6 +356,7 @@ class IngestSidecar:
         items: Sequence[Item],
         budget_s: float,
         fifo_groups: Sequence[str | None] | None = None,
+        replays: Mapping[str, Replay] | None = None,
     ) -> BatchReport:
         now = self._clock()
         received_at = format_received_at(now)
@@ -269,6 +367,7 @@ class IngestSidecar:
         report = BatchReport()
         entries: list[SinkEntry] = []
         pending: list[tuple[int, Triage, tuple[str, ...]]] = []
+        drifts: Drifts = {}
         parsed: dict[int, dict[str, Any]] = {}
         clean: list[tuple[int, Item, dict[str, Any]]] = []
         warnings: list[LogLine] = []
@@ -305,12 +404,17 @@ class IngestSidecar:
             report.drifted += 1
             triage = self.healer.triage(item.item_id, record, drifted, report.drift)
             record = triage.record
+            drifts[len(entries)] = (record, drifted)
             self._note_unexpected(item.item_id, record, report, unexpected)
             problem = lookup_problem(record) if triage.needs_source else None
             if problem is not None and not triage.remaining:
                 triage.verify, problem = False, None
             if not triage.needs_source:
-                entries.append(self._local_entry(item, triage, drifted, received_at, report))
+                entries.append(
+                    self._local_entry(
+                        item, triage, drifted, received_at, report, _origin(replays, item)
+                    )
+                )
                 drift_lines.append(
                     (
                         f"Drift Detected for {record.get(ID_FIELD)}. Repaired locally.",
@@ -375,22 +479,48 @@ class IngestSidecar:
             meta = clean_meta.copy()
             meta["item_id"] = item.item_id
             meta["record_id"] = record[ID_FIELD]
+            if replays is not None:
+                meta["redriven_from"] = replays[item.item_id].retirement.redriven_from
             try:
                 envelope = dumps({"meta": meta, "payload": record})
             except orjson.JSONEncodeError:
-                envelope = dump_envelope(meta, record, raw_payload=item.raw)
+                try:
+                    envelope = dump_envelope(meta, record)
+                except ValueError as exc:
+                    entries[index] = SinkEntry(item.item_id, MALFORMED, item.raw, str(exc))
+                    continue
             entries[index] = SinkEntry(item.item_id, CLEAN, envelope, "")
 
         if fetching is not None:
             fetched, fetch_error = fetching.result()
-            self._repair_pending(items, entries, pending, fetched, fetch_error, received_at, report)
+            self._repair_pending(
+                items, entries, pending, fetched, fetch_error, received_at, report, replays
+            )
         if fifo_groups is not None:
             for index, reason in hold_back_after_failure(entries, fifo_groups).items():
                 report.errors[items[index].item_id] = reason
-        if self.dedupe_fields:
+        if self.dedupe_fields and replays is None:
             keyed_by_version(entries, parsed, self.dedupe_fields)
-        self._push(items, entries, received_at, report)
+        stats: BatchStats | None = None
+        retire: list[Retirement | None] | None = None
+        if replays is not None:
+            retire = [replays[entry.item_id].retirement for entry in entries]
+        if not self._stats_ttl_s:
+            pass
+        elif replays is None:
+            stats = self._batch_stats(entries, clean, drifts, received_at)
+        else:
+            stats = self._replay_stats(entries, drifts, replays)
+        written = self._push(items, entries, received_at, report, stats, retire)
         self.metrics.publish(report.metrics())
+        if written and drifts:
+            drift_counts: dict[str, int] = {}
+            for index, (_, drifted) in drifts.items():
+                if written[index]:
+                    for name in drifted:
+                        drift_counts[name] = drift_counts.get(name, 0) + 1
+            if drift_counts:
+                self.metrics.publish_by_field("drift", drift_counts)
         return report
 
     def _note_unexpected(
@@ -433,6 +563,7 @@ class IngestSidecar:
         fetch_error: str,
         received_at: str,
         report: BatchReport,
+        replays: Mapping[str, Replay] | None = None,
     ) -> None:
         deferred = 0
         repaired_lines: list[LogLine] = []
@@ -442,7 +573,9 @@ class IngestSidecar:
             invoice_id = triage.record[ID_FIELD]
             if invoice_id not in fetched:
                 if not triage.remaining:
-                    entries[index] = self._local_entry(item, triage, drifted, received_at, report)
+                    entries[index] = self._local_entry(
+                        item, triage, drifted, received_at, report, _origin(replays, item)
+                    )
                     continue
                 deferred += 1
                 report.errors[item.item_id] = (
@@ -479,7 +612,14 @@ class IngestSidecar:
                     )
                 )
             entries[index] = self._repaired_entry(
-                item, repaired, drifted, repairs, triage.kinds, received_at, report
+                item,
+                repaired,
+                drifted,
+                repairs,
+                triage.kinds,
+                received_at,
+                report,
+                _origin(replays, item),
             )
             if entries[index].outcome == REPAIRED:
                 repaired_lines.append(
@@ -516,11 +656,19 @@ class IngestSidecar:
         drifted: tuple[str, ...],
         received_at: str,
         report: BatchReport,
+        redriven_from: str | None = None,
     ) -> SinkEntry:
         """The entry of a record repaired without the source of truth."""
         report.drift.repaired_locally += 1
         return self._repaired_entry(
-            item, triage.record, drifted, triage.repairs, triage.kinds, received_at, report
+            item,
+            triage.record,
+            drifted,
+            triage.repairs,
+            triage.kinds,
+            received_at,
+            report,
+            redriven_from,
         )
 
     def _repaired_entry(
@@ -532,6 +680,7 @@ class IngestSidecar:
         kinds: Mapping[str, str],
         received_at: str,
         report: BatchReport,
+        redriven_from: str | None = None,
     ) -> SinkEntry:
         """The main-stream entry of a repaired record (unrepairable if it cannot be written)."""
         report.drift.repairs.update(repairs.values())
@@ -547,11 +696,65 @@ class IngestSidecar:
             repairs=repairs,
             drift_kinds=kinds,
         )
+        if redriven_from is not None:
+            meta["redriven_from"] = redriven_from
         try:
             envelope = dump_envelope(meta, record)
         except ValueError as exc:
             return SinkEntry(item.item_id, UNREPAIRABLE, item.raw, str(exc))
         return SinkEntry(item.item_id, REPAIRED, envelope, "")
+
+    def _batch_stats(
+        self,
+        entries: Sequence[SinkEntry],
+        clean: Sequence[tuple[int, Item, dict[str, Any]]],
+        drifts: Drifts,
+        received_at: str,
+    ) -> BatchStats:
+        """Each entry's contribution to the batch's hourly bucket (see drift_stats)."""
+        known = self.schema.known
+        declared = known if known is not None else frozenset(self.schema.names)
+        only_declared = declared.issuperset
+        most = len(declared)
+        cached = self._contributions.get
+        stats = BatchStats(bucket_hour(received_at), self._stats_ttl_s)
+        index = stats.index
+        positions = [index(_MALFORMED_CONTRIBUTION)] * len(entries)
+        clean_index = index(_CLEAN_CONTRIBUTION)
+        for position, _, record in clean:
+            if len(record) <= most and only_declared(record):
+                positions[position] = clean_index
+            else:
+                extra = unexpected_names(record, known)
+                positions[position] = index(cached(CLEAN, (), (), extra))
+        for position, (record, drifted) in drifts.items():
+            outcome = entries[position].outcome
+            if outcome == PROBE:
+                positions[position] = 0
+                continue
+            repaired = drifted if outcome == REPAIRED else ()
+            extra = unexpected_names(record, known)
+            positions[position] = index(cached(outcome, drifted, repaired, extra))
+        stats.positions = positions
+        return stats
+
+    def _replay_stats(
+        self,
+        entries: Sequence[SinkEntry],
+        drifts: Drifts,
+        replays: Mapping[str, Replay],
+    ) -> BatchStats:
+        """Each replay moves its record from its old reason to its new outcome."""
+        first = replays[entries[0].item_id]
+        stats = BatchStats(bucket_hour(first.received_at), self._stats_ttl_s)
+        for index, entry in enumerate(entries):
+            if entry.outcome == PROBE:
+                stats.add(NOTHING)
+                continue
+            repaired = drifts[index][1] if entry.outcome == REPAIRED else ()
+            previous = replays[entry.item_id].previous_reason
+            stats.add(replay_contribution(previous, entry.outcome, repaired=repaired))
+        return stats
 
     def _push(
         self,
@@ -559,10 +762,20 @@ class IngestSidecar:
         entries: list[SinkEntry],
         received_at: str,
         report: BatchReport,
-    ) -> None:
+        stats: BatchStats | None = None,
+        retire: Sequence[Retirement | None] | None = None,
+    ) -> list[bool]:
+        """Write the batch and count outcomes; which entries were newly recorded (none
+        when Redis failed)."""
         counts = report.counts
         try:
-            results = self.sink.push(entries, source_id=self.source_id, received_at=received_at)
+            results = self.sink.push(
+                entries,
+                source_id=self.source_id,
+                received_at=received_at,
+                stats=stats,
+                retire=retire,
+            )
         except SinkUnavailable as exc:
             self.logger.error(
                 "Batch not written; every record handed back for redelivery.",
@@ -571,7 +784,7 @@ class IngestSidecar:
             for item in items:
                 report.errors[item.item_id] = str(exc)
                 self._fail(item.item_id, report)
-            return
+            return []
         self._log_dead_letters(entries, results)
         for item, entry, result in zip(items, entries, results, strict=True):
             if result.written:
@@ -582,8 +795,10 @@ class IngestSidecar:
             else:
                 outcome = result.outcome
                 report.duplicates += 1
+                report.duplicate_ids.append(item.item_id)
             report.outcomes[item.item_id] = outcome
             counts[outcome] = counts.get(outcome, 0) + 1
+        return [result.written for result in results]
 
     def _log_dead_letters(
         self, entries: Sequence[SinkEntry], results: Sequence[PushResult]

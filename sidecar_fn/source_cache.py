@@ -136,3 +136,7 @@ class CacheMetrics:
         hits, misses = now.hits - self._last.hits, now.misses - self._last.misses
         self._last = now
         self.inner.publish({**counts, "sot_cache_hits": hits, "sot_cache_misses": misses})
+
+    def publish_by_field(self, metric: str, counts: Mapping[str, int]) -> None:
+        """Pass per-field counters through."""
+        self.inner.publish_by_field(metric, counts)

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import redis
 
+from tests.conftest import missing
+
 from .evil_sot import EvilSourceOfTruth, RecordingServer, loopback_alias_available
 from .redis_server import PrivateRedis
 
@@ -34,7 +36,7 @@ def require(module: str) -> Any:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if exc.name and (exc.name == module or module.startswith(exc.name + ".")):
-            pytest.skip(f"{module} is not available yet")
+            missing(f"{module} is not available yet")
         raise
 
 
@@ -63,7 +65,7 @@ def tls_material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         check=False,
     )
     if result.returncode != 0:
-        pytest.skip(f"openssl could not make a certificate: {result.stderr.decode()[-200:]}")
+        missing(f"openssl could not make a certificate: {result.stderr.decode()[-200:]}")
     return {"cert": str(cert), "key": str(key), "ca": str(cert)}
 
 

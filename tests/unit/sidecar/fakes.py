@@ -69,9 +69,13 @@ class RecordingMetrics:
 
     def __init__(self) -> None:
         self.published: list[dict[str, int]] = []
+        self.by_field: list[tuple[str, dict[str, int]]] = []
 
     def publish(self, counts: Mapping[str, int]) -> None:
         self.published.append(dict(counts))
+
+    def publish_by_field(self, metric: str, counts: Mapping[str, int]) -> None:
+        self.by_field.append((metric, dict(counts)))
 
 
 class CapturedLogger:

@@ -118,3 +118,20 @@ def test_handler_rejects_an_event_that_is_not_a_batch(monkeypatch: pytest.Monkey
             handler_module.handler({"detail": "not records"}, None)
     finally:
         handler_module.current_sidecar.cache_clear()
+
+
+def test_emf_drift_per_field_has_the_field_dimension(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
+    metrics = EmfMetrics(namespace="AOS/Test", service="svc")
+    metrics.publish_by_field("drift", {"vendor_id": 4, "status": 1})
+    metrics.publish({"clean": 1})
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line.get("field"), values(line.get("drift", []))) for line in lines[:2]] == [
+        ("vendor_id", [4]),
+        ("status", [1]),
+    ]
+    assert sorted(lines[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == ["field", "service"]
+    assert "field" not in lines[2]

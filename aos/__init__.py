@@ -1,0 +1,1 @@
+"""`aos`, the operator's command: drift report, dead-letter redrive, local runner."""

@@ -1,0 +1,5 @@
+"""`python -m aos`: the operator's command."""
+
+from aos.cli import console
+
+console()
