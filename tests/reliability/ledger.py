@@ -128,9 +128,7 @@ def schema_drift(record: Mapping[str, Any]) -> set[str]:
     for name, types in SCHEMA_TYPES.items():
         value = record.get(name)
         mistyped = isinstance(value, bool) or not isinstance(value, types)
-        invalid = value == "" or (
-            name == "status" and isinstance(value, str) and value not in STATUSES
-        )
+        invalid = not mistyped and (value == "" or (name == "status" and value not in STATUSES))
         if mistyped or invalid or (isinstance(value, float) and not math.isfinite(value)):
             drifted.add(name)
     return drifted

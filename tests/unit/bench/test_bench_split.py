@@ -15,7 +15,7 @@ class Source:
 
 
 class Sink:
-    def push(self, entries, *, source_id, received_at):  # type: ignore[no-untyped-def]
+    def push(self, entries, *, source_id, received_at, stats=None, retire=None):  # type: ignore[no-untyped-def]
         return [PushResult(True, e.outcome) for e in entries]
 
 
