@@ -25,6 +25,7 @@ from bench.events import RecordPool, RepeatingPool, StreamSpec
 from bench.measure import run_runner
 from bench.processes import WorkerJob, run_processes
 from bench.report import Row, render_table, to_json
+from bench.salesforce import QueryTimer, annotate, salesforce_builder
 from bench.scenarios import (
     Builder,
     CountPass,
@@ -43,11 +44,17 @@ from bench.split import measure_split, render_split
 
 
 def _interleave(
-    scenarios: Sequence[Scenario], repeats: int, log: Callable[[str], None], admin: redis.Redis
+    scenarios: Sequence[Scenario],
+    repeats: int,
+    log: Callable[[str], None],
+    admin: redis.Redis,
+    after_warm_up: Callable[[], object] | None = None,
 ) -> None:
     for scenario in scenarios:
         scenario.admin = admin
         scenario.warm_up()
+    if after_warm_up is not None:
+        after_warm_up()
     for repeat in range(repeats):
         for scenario in scenarios:
             scenario.run_repeat()
@@ -161,7 +168,16 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
             config,
             note=f"{bs}-record SQS batches, drift_rate={config.drift_rate}, {farm_label}",
         )
+        timers: list[QueryTimer] = []
+        batch_salesforce = make_scenario(
+            "handle_batch mixed, Salesforce adapter",
+            salesforce_builder(redis_url, timers),
+            main_farm,
+            mixed,
+            config,
+        )
         scenarios = [ref_mixed, ref_clean, peer_mixed, peer_clean, batch_clean, batch_mixed]
+        scenarios.append(batch_salesforce)
         scenarios.append(handler_scenario(redis_url, main_farm, mixed, config, admin))
         cache_env = {"AOS_SOT_CACHE_TTL_SECONDS": str(config.cache_ttl_s)}
         cached: list[Scenario] = []
@@ -187,7 +203,7 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
                 )
             )
             scenarios.append(cached[-1])
-        _interleave(scenarios, config.repeats, log, admin)
+        _interleave(scenarios, config.repeats, log, admin, after_warm_up=timers[0].reset)
         hit_rates = {scenario.name: cache_hit_rate(scenario) for scenario in cached}
         for scenario in cached:
             rate = hit_rates[scenario.name]
@@ -199,6 +215,7 @@ def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dic
             by_name[scenario.name] = scenario.row(admin)
         for name, rate in hit_rates.items():
             by_name[name].extra["cache_hit_rate"] = rate
+        annotate(by_name[batch_salesforce.name], timers[0], batch_salesforce.timed_batches)
         for kind in ("mixed", "clean"):
             base = by_name[f"per-record {kind}"]
             rival = by_name[f"peer {kind}"]

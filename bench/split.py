@@ -22,7 +22,15 @@ from bench.counting import commandstats
 from bench.events import LambdaContext, Pool, sqs_event
 from bench.measure import quiet_stdout
 from bench.services import BenchKeys
-from sidecar_fn.ports import PushResult, SinkEntry, SourceOfTruth, SourceRecord, StreamSink
+from sidecar_fn.drift_stats import BatchStats
+from sidecar_fn.ports import (
+    PushResult,
+    Retirement,
+    SinkEntry,
+    SourceOfTruth,
+    SourceRecord,
+    StreamSink,
+)
 from sidecar_fn.redis_sink import RedisStreamSink
 
 
@@ -65,6 +73,8 @@ class Push:
     entries: list[SinkEntry]
     source_id: str
     received_at: str
+    stats: BatchStats | None
+    retire: Sequence[Retirement | None] | None
     seconds: float
     on_caller: bool
 
@@ -78,14 +88,23 @@ class TimedSink:
         self.pushes: list[Push] = []
 
     def push(
-        self, entries: Sequence[SinkEntry], *, source_id: str, received_at: str
+        self,
+        entries: Sequence[SinkEntry],
+        *,
+        source_id: str,
+        received_at: str,
+        stats: BatchStats | None = None,
+        retire: Sequence[Retirement | None] | None = None,
     ) -> list[PushResult]:
         """Push through the wrapped sink, timed."""
         start = time.perf_counter()
-        results = self.inner.push(entries, source_id=source_id, received_at=received_at)
+        results = self.inner.push(
+            entries, source_id=source_id, received_at=received_at, stats=stats, retire=retire
+        )
         seconds = time.perf_counter() - start
         on_caller = threading.get_ident() == self.caller
-        self.pushes.append(Push(list(entries), source_id, received_at, seconds, on_caller))
+        push = Push(list(entries), source_id, received_at, stats, retire, seconds, on_caller)
+        self.pushes.append(push)
         return results
 
 
@@ -137,7 +156,7 @@ def _packing_ms(sink: StreamSink, pushes: Sequence[Push]) -> float:
         return 0.0
     start = time.perf_counter()
     for push in pushes:
-        sink._pack(push.entries, push.source_id, push.received_at)
+        sink._pack(push.entries, push.source_id, push.received_at, push.stats, push.retire)
     return (time.perf_counter() - start) * 1000
 
 

@@ -45,6 +45,7 @@ from local.services import (
 )
 from local.sqs_endpoint import sqs_target
 from local.summary import RunSummary, RunTotals, lookup_cache_counts
+from sidecar_fn.errors import SidecarError
 
 PROG = "run_sidecar.py"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -212,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--source-id", help="source name (default mulesoft-invoices)")
     keys.add_argument("--stream", help="main stream key (default aos:invoices)")
     keys.add_argument("--dlq-stream", help="dead-letter stream key (default aos:invoices:dlq)")
+    what.add_argument(
+        "--schema",
+        metavar="FILE",
+        help="schema file the sidecar checks records against (default: $AOS_SCHEMA, else"
+        " the built-in invoice fields)",
+    )
     out = parser.add_argument_group("output")
     out.add_argument(
         "--json", action="store_true", help="print the summary as one JSON object on the last line"
@@ -280,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         notice(f"error: {exc} (see --help)")
         return EXIT_USAGE
-    except SetupError as exc:
+    except (SetupError, SidecarError) as exc:
         notice(f"error: {exc}")
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -332,6 +339,7 @@ def _run(args: argparse.Namespace, notice: Callable[[str], None]) -> int:
             source_id=args.source_id,
             stream=args.stream,
             dlq_stream=args.dlq_stream,
+            schema=args.schema,
         )
         env = source_of_truth_environment(env, sot=args.sot, farm_url=url)
         if args.source.startswith("sqs://"):
@@ -526,7 +534,7 @@ def _run_sqs(args: argparse.Namespace, env: dict[str, str], client: Any) -> int:
     elapsed = time.perf_counter() - started
     result: dict[str, Any] = {"queue_url": redact_url(queue_url), **counts}
     result["elapsed_seconds"] = round(elapsed, 3)
-    print(f"SQS run summary ({queue_url}):")
+    print(f"SQS run summary ({redact_url(queue_url)}):")
     for key, value in counts.items():
         print(f"  {key:<22}{value:>10,}")
     if args.json:

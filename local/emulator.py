@@ -144,6 +144,7 @@ class Emulator:
             "failed_invocations",
         ):
             setattr(totals, name, getattr(totals, name) + getattr(batch, name))
+        totals.drift.add(batch.drift)
 
     def _process(self, batch: list[StreamRecord]) -> RunTotals:
         """Deliver one batch until every record has an outcome.
@@ -218,6 +219,8 @@ class Emulator:
             last_errors.update((item_id, reason) for item_id, _ in pending)
             return pending, duplicates
         counts.add_outcomes(report.counts)
+        if attempt == 1:
+            counts.drift.add(getattr(report, "drift", None))
         failed = [(item_id, record) for item_id, record in pending if item_id in failed_ids]
         errors = getattr(report, "errors", None)
         errors = errors if isinstance(errors, Mapping) else {}

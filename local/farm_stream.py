@@ -9,6 +9,8 @@ import httpx
 import orjson
 
 from local.events import StreamRecord
+from sidecar_fn.redaction import redact_url
+from sidecar_fn.secrets import visible_token
 
 MAX_PAGE = 1000
 
@@ -72,7 +74,7 @@ class FarmStream:
     ) -> None:
         headers = {"Accept": "application/json"}
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            headers["Authorization"] = f"Bearer {visible_token(token, 'FARM_API_TOKEN')}"
         self.base_url = base_url.rstrip("/")
         self._chaos = "true" if chaos else "false"
         self._seed = str(seed)
@@ -94,8 +96,15 @@ class FarmStream:
         }
         try:
             response = self._client.get("/api/stream", params=params)
+        except httpx.ProtocolError as exc:
+            raise FarmUnavailable(
+                f"farm at {redact_url(self.base_url)} broke the HTTP protocol "
+                f"({type(exc).__name__})"
+            ) from exc
         except httpx.HTTPError as exc:
-            raise FarmUnavailable(f"farm unreachable at {self.base_url}: {exc}") from exc
+            raise FarmUnavailable(
+                f"farm unreachable at {redact_url(self.base_url)}: {exc}"
+            ) from exc
         if response.status_code != 200:
             problem = f"farm at {self.base_url} answered {response.status_code}"
             problem += f": {_error_detail(response)}"

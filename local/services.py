@@ -8,13 +8,15 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
 from local.farm_stream import FarmError, FarmStream
+from sidecar_fn.redaction import redact_url
+
+__all__ = ["redact_url"]
 
 EMBEDDED_REDIS = "embedded (fakeredis, in memory)"
 DEFAULT_STREAM = "aos:invoices"
@@ -23,19 +25,6 @@ DEFAULT_DLQ_STREAM = "aos:invoices:dlq"
 
 class SetupError(Exception):
     """A service the run needs is missing or unreachable; the message is one clear line."""
-
-
-def redact_url(url: str) -> str:
-    """`url` with any password replaced by `***`, for messages and summaries."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.rsplit("@", 1)[1]
-        user = parts.username or ""
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-    except ValueError:
-        return "<unparsable url>"
 
 
 @dataclass
@@ -106,6 +95,7 @@ def sidecar_environment(
     source_id: str | None,
     stream: str | None,
     dlq_stream: str | None,
+    schema: str | None = None,
 ) -> dict[str, str]:
     """The sidecar's environment: `base` with the runner's flags written over it."""
     env = dict(base)
@@ -115,6 +105,7 @@ def sidecar_environment(
         "AOS_SOURCE_ID": source_id,
         "AOS_STREAM": stream,
         "AOS_DLQ_STREAM": dlq_stream,
+        "AOS_SCHEMA": schema,
     }
     env.update({name: value for name, value in overrides.items() if value is not None})
     return env

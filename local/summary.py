@@ -7,6 +7,55 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 OUTCOMES = ("clean", "repaired", "malformed", "unrepairable")
+DRIFT_KINDS = ("missing", "null", "empty", "wrong_type", "renamed", "case", "invalid")
+
+
+@dataclass
+class DriftTotals:
+    """Drift per kind on first delivery: fields by kind, records repaired without the
+    source of truth, records looked up, verifications and unexpected fields."""
+
+    kinds: dict[str, int] = field(default_factory=dict)
+    repaired_locally: int = 0
+    source_lookups: int = 0
+    verified: int = 0
+    verify_disagreements: int = 0
+    unexpected: dict[str, int] = field(default_factory=dict)
+
+    def add(self, tally: Any) -> None:
+        """Add a batch report's drift tally (an object with the same attributes, or None)."""
+        if tally is None:
+            return
+        for name in ("repaired_locally", "source_lookups", "verified", "verify_disagreements"):
+            setattr(self, name, getattr(self, name) + int(getattr(tally, name, 0)))
+        for target, counts in ((self.kinds, tally.kinds), (self.unexpected, tally.unexpected)):
+            for key, value in counts.items():
+                target[key] = target.get(key, 0) + int(value)
+
+    def rows(self) -> list[str]:
+        """Summary lines: drift by kind, local repairs and unexpected fields."""
+        if not self.kinds and not self.unexpected:
+            return []
+        order = [k for k in DRIFT_KINDS if k in self.kinds] + sorted(
+            k for k in self.kinds if k not in DRIFT_KINDS
+        )
+        kinds = ", ".join(f"{k} {self.kinds[k]:,}" for k in order) or "none"
+        looked_up = self.repaired_locally + self.source_lookups
+        share = self.repaired_locally / looked_up if looked_up else 0.0
+        lines = [
+            f"  {'drift by kind':<22}{kinds}  (fields)",
+            f"  {'repaired locally':<22}{self.repaired_locally:>10,}  records ({share:.0%} of the"
+            f" drifted ones with an id; {self.source_lookups:,} looked up,"
+            f" {self.verified:,} verified, {self.verify_disagreements:,} disagreed)",
+        ]
+        if self.unexpected:
+            top = sorted(self.unexpected.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+            shown = ", ".join(f"{name} {count:,}" for name, count in top)
+            more = len(self.unexpected) - len(top)
+            lines.append(
+                f"  {'unexpected fields':<22}{shown}" + (f" (+{more} more)" if more > 0 else "")
+            )
+        return lines
 
 
 @dataclass
@@ -27,6 +76,7 @@ class RunTotals:
     invocations: int = 0
     failed_invocations: int = 0
     abandoned: int = 0
+    drift: DriftTotals = field(default_factory=DriftTotals)
 
     def add_outcomes(self, counts: Mapping[str, int]) -> None:
         """Add a batch report's final outcome counts (`failed` and unknown keys are ignored)."""
@@ -139,6 +189,7 @@ class RunSummary:
         ]
         lines = [f"Run summary ({state}): source {self.source_id}, {self.event_source} events"]
         lines += [f"  {label:<22}{value:>10,}" for label, value in rows]
+        lines += t.drift.rows()
         lines.append(f"  {'main stream added':<22}{_count(self.main_added)}  ({self.stream})")
         lines.append(f"  {'dead letters added':<22}{_count(self.dlq_added)}  ({self.dlq_stream})")
         lines.append(

@@ -6,19 +6,21 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sidecar_fn.schema import ID_FIELD, Schema
+from sidecar_fn.schema import ID_FIELD, MISSING, Schema
 
 INVOICE_ID_RE = re.compile(r"INV-[0-9]{1,12}", re.ASCII)
 
 
 def drifted_fields(record: Mapping[str, Any], schema: Schema) -> tuple[str, ...]:
-    """Names of the declared fields that are missing, null, empty, of the wrong type or
-    off-enum. (The fast test passes truthy values of an exact type; anything else, such as
-    0 or "", is decided by the field's own `accepts`.)"""
+    """Names of the declared fields that are missing, null (unless allowed), empty, of the
+    wrong type, off-enum or outside their constraints. (The fast test passes truthy values
+    of an exact type; anything else, such as 0 or "", is decided by the field's own
+    `accepts`.)"""
     get = record.get
+    missing = MISSING
     drifted: list[str] | None = None
     for name, exact, enum, spec in schema.checks:
-        value = get(name)
+        value = get(name, missing)
         if type(value) in exact and value and (enum is None or value in enum):
             continue
         if spec.accepts(value):

@@ -58,7 +58,7 @@ def value_kind(record: Mapping[str, Any], name: str, spec: FieldSpec) -> str:
         return NULL
     if value == "" and type(value) is str and spec.type == "string":
         return EMPTY
-    if not FieldSpec(name, spec.type, allow_empty=True).accepts(value):
+    if not FieldSpec(name, spec.type, min_length=0).accepts(value):
         return WRONG_TYPE
     if spec.enum is not None and type(value) is str and canonical_case(value, spec.enum):
         return CASE

@@ -54,24 +54,20 @@ def build_meta(
     return meta
 
 
-def dump_envelope(
-    meta: Mapping[str, Any], payload: Mapping[str, Any], *, raw_payload: bytes | None = None
-) -> bytes:
+def dump_envelope(meta: Mapping[str, Any], payload: Mapping[str, Any]) -> bytes:
     """The main stream's `envelope` field: `{"meta": ..., "payload": ...}` as JSON bytes.
 
-    A payload nested deeper than orjson writes (254 levels) is spliced in from
-    `raw_payload` (the record's own JSON text) when given, else written by the standard
-    library; ValueError when neither can.
+    What is written is always the payload as judged (parsed), never the record's own text:
+    that text may repeat a key, and a reader keeping the first value would see another
+    record than the one checked. A payload nested deeper than orjson writes (254 levels)
+    is written by the standard library; ValueError when that cannot either.
     """
     try:
         return orjson.dumps({"meta": meta, "payload": payload})
     except orjson.JSONEncodeError:
         pass
-    if raw_payload is not None:
-        body = raw_payload
-    else:
-        try:
-            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        except (RecursionError, ValueError, TypeError) as exc:
-            raise ValueError(f"record cannot be written as JSON: {exc}") from None
+    try:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    except (RecursionError, ValueError, TypeError) as exc:
+        raise ValueError(f"record nested too deep to write as JSON: {exc}") from None
     return b'{"meta":' + orjson.dumps(meta) + b',"payload":' + body + b"}"

@@ -23,11 +23,13 @@ from redis.exceptions import ClusterDownError, RedisClusterException, SlotNotCov
 from redis.retry import Retry
 
 
-def build_cluster_client(url: str, timeout_s: float) -> RedisCluster:
+def build_cluster_client(url: str, timeout_s: float, password: str | None = None) -> RedisCluster:
     """A cluster client that discovers the topology from `url`, which may name any node
-    (or the ElastiCache configuration / Serverless endpoint)."""
+    (or the ElastiCache configuration / Serverless endpoint); `password` when the URL
+    carries none."""
     return RedisCluster.from_url(
         url,
+        password=password,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         socket_keepalive=True,

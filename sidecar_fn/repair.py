@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sidecar_fn.errors import Unrepairable
-from sidecar_fn.schema import ID_FIELD, Schema
+from sidecar_fn.schema import ID_FIELD, MISSING, Schema
 
 
 def merge(
@@ -31,7 +31,7 @@ def merge(
     repaired = dict(record)
     lacking = []
     for name in drifted:
-        value = source.get(name)
+        value = source.get(name, MISSING)
         if not specs[name].accepts(value):
             lacking.append(name)
         else:

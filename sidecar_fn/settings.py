@@ -11,11 +11,25 @@ from typing import TypeVar
 from sidecar_fn.dedupe import parse_dedupe_fields
 from sidecar_fn.errors import SettingsError
 from sidecar_fn.keys import key_names, tagged_stream_names
+from sidecar_fn.redaction import redact_url
+from sidecar_fn.secrets import DEFAULT_MAX_AGE_S, visible_token
 
 _T = TypeVar("_T")
 
 SEVEN_DAYS_S = 7 * 24 * 3600
 THIRTY_FIVE_DAYS_S = 35 * 24 * 3600
+
+URL_SETTINGS = frozenset({"REDIS_URL", "FARM_URL"})
+SECRET_SETTINGS = frozenset({"FARM_API_TOKEN"})
+
+
+def _shown(name: str, raw: str) -> str:
+    """How a bad value appears in its error: URLs redacted, secrets not at all."""
+    if name in SECRET_SETTINGS:
+        return name
+    if name in URL_SETTINGS:
+        return f"{name}={redact_url(raw)!r}"
+    return f"{name}={raw!r}"
 
 
 def _read(environ: Mapping[str, str], name: str, default: _T, convert: Callable[[str], _T]) -> _T:
@@ -25,7 +39,7 @@ def _read(environ: Mapping[str, str], name: str, default: _T, convert: Callable[
     try:
         return convert(raw)
     except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} is invalid: {exc}") from None
+        raise SettingsError(f"{_shown(name, raw)} is invalid: {exc}") from None
 
 
 def _positive_int(raw: str) -> int:
@@ -85,6 +99,13 @@ def _redis_url(raw: str) -> str:
     return raw
 
 
+def _check_tls(name: str, url: str, scheme: str) -> None:
+    if not url.startswith(scheme):
+        raise SettingsError(
+            f"{name}={redact_url(url)!r} is refused: AOS_REQUIRE_TLS=true needs {scheme}"
+        )
+
+
 def _http_url(raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
         raise ValueError("must start with http:// or https://")
@@ -119,6 +140,13 @@ def _sf_name(raw: str) -> str:
     return raw
 
 
+def _token(raw: str) -> str:
+    try:
+        return visible_token(raw, "FARM_API_TOKEN")
+    except SettingsError as exc:
+        raise ValueError(str(exc).removeprefix("FARM_API_TOKEN holds ")) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the sidecar reads from its environment (docs/contract.md section 6).
@@ -130,6 +158,7 @@ class Settings:
     farm_url: str = "http://127.0.0.1:8000"
     farm_api_token: str | None = field(default=None, repr=False)
     farm_api_token_secret_arn: str | None = None
+    token_max_age_s: int = DEFAULT_MAX_AGE_S
     stream: str = "aos:invoices"
     dlq_stream: str = "aos:invoices:dlq"
     source_id: str = "mulesoft-invoices"
@@ -165,6 +194,8 @@ class Settings:
     salesforce_api_version: str = "59.0"
     salesforce_object: str = "Invoice__c"
     salesforce_external_id_field: str = "Invoice_Number__c"
+    redis_auth_secret_arn: str | None = None
+    require_tls: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -198,6 +229,15 @@ class Settings:
                     "AOS_SOT_KIND=salesforce needs SALESFORCE_CLIENT_ID and "
                     "SALESFORCE_CLIENT_SECRET, or SALESFORCE_CREDENTIALS_SECRET_ARN"
                 )
+        redis_url = _read(environ, "REDIS_URL", d.redis_url, _redis_url)
+        farm_url = _read(environ, "FARM_URL", d.farm_url, _http_url)
+        require_tls = _read(environ, "AOS_REQUIRE_TLS", d.require_tls, _flag)
+        if require_tls:
+            _check_tls("REDIS_URL", redis_url, "rediss://")
+            if kind == "farm":
+                _check_tls("FARM_URL", farm_url, "https://")
+            if login_url is not None:
+                _check_tls("SALESFORCE_LOGIN_URL", login_url, "https://")
         return cls(
             sot_kind=kind,
             salesforce_login_url=login_url,
@@ -211,10 +251,15 @@ class Settings:
             salesforce_external_id_field=_read(
                 environ, "SALESFORCE_EXTERNAL_ID_FIELD", d.salesforce_external_id_field, _sf_name
             ),
-            redis_url=_read(environ, "REDIS_URL", d.redis_url, _redis_url),
-            farm_url=_read(environ, "FARM_URL", d.farm_url, _http_url),
-            farm_api_token=_read(environ, "FARM_API_TOKEN", None, _text),
+            redis_url=redis_url,
+            farm_url=farm_url,
+            require_tls=require_tls,
+            redis_auth_secret_arn=_read(environ, "REDIS_AUTH_SECRET_ARN", None, _text),
+            farm_api_token=_read(environ, "FARM_API_TOKEN", None, _token),
             farm_api_token_secret_arn=_read(environ, "FARM_API_TOKEN_SECRET_ARN", None, _text),
+            token_max_age_s=_read(
+                environ, "AOS_TOKEN_MAX_AGE_SECONDS", d.token_max_age_s, _positive_int
+            ),
             stream=stream,
             dlq_stream=dlq_stream,
             source_id=source_id,

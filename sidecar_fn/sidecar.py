@@ -484,7 +484,11 @@ class IngestSidecar:
             try:
                 envelope = dumps({"meta": meta, "payload": record})
             except orjson.JSONEncodeError:
-                envelope = dump_envelope(meta, record, raw_payload=item.raw)
+                try:
+                    envelope = dump_envelope(meta, record)
+                except ValueError as exc:
+                    entries[index] = SinkEntry(item.item_id, MALFORMED, item.raw, str(exc))
+                    continue
             entries[index] = SinkEntry(item.item_id, CLEAN, envelope, "")
 
         if fetching is not None:

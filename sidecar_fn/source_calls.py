@@ -1,12 +1,11 @@
-"""What the source-of-truth adapters share: one deadline per call, retries with back-off and
-full jitter, a circuit breaker, chunks fetched concurrently, and capped, deadline-bound
-body reads.
+"""What the source-of-truth adapters share: one deadline and one byte allowance per call,
+retries (retries.retry_within), a circuit breaker, and chunks fetched concurrently.
 
 Exceptions an adapter meets here:
 
     SourceUnavailable        (sidecar_fn.errors) the call gives up: every caller sees this
-    +-- QuotaExhausted       the source refused for its usage quota; the breaker is tripped
-    Retryable                one failed attempt that another attempt may fix (internal)
+    +-- QuotaExhausted       the source refused for a spent usage quota; the breaker trips
+    Retryable                (sidecar_fn.retries) one failed attempt another may fix
 """
 
 from __future__ import annotations
@@ -16,42 +15,27 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
-
-import httpx
-import orjson
+from typing import Any, NamedTuple, TypeVar
 
 from sidecar_fn.breaker import CircuitBreaker
 from sidecar_fn.errors import SourceUnavailable
+from sidecar_fn.http_body import MAX_CALL_BYTES, ByteAllowance
+from sidecar_fn.retries import retry_within
 
 T = TypeVar("T")
 C = TypeVar("C")
-MAX_BACKOFF_S = 1.0
-MAX_BODY_BYTES = 8 * 1024 * 1024
-MAX_ERROR_CODE = 64
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-class Retryable(Exception):
-    """One failed attempt that another attempt may fix."""
 
 
 class QuotaExhausted(SourceUnavailable):
     """The source refused because a usage quota is spent; retrying now cannot help."""
 
 
-def error_code(body: bytes) -> str | None:
-    """The `errorCode` of a Salesforce-shaped error body `[{"errorCode", "message"}]`,
-    printable ASCII and at most 64 characters; None for anything else."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(document, list) and document and isinstance(document[0], Mapping):
-        code = document[0].get("errorCode")
-        if isinstance(code, str) and code.isascii() and code.isprintable():
-            return code[:MAX_ERROR_CODE]
-    return None
+class CallScope(NamedTuple):
+    """The bounds of one fetch_many: its deadline (on the calls' clock) and byte allowance."""
+
+    deadline: float
+    allowance: ByteAllowance
 
 
 class SourceCalls:
@@ -65,6 +49,7 @@ class SourceCalls:
         backoff_s: float = 0.05,
         concurrency: int = 4,
         default_budget_s: float = 10.0,
+        max_call_bytes: int = MAX_CALL_BYTES,
         breaker: CircuitBreaker | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -75,50 +60,50 @@ class SourceCalls:
         self.backoff_s = backoff_s
         self.concurrency = concurrency
         self.default_budget_s = default_budget_s
+        self.max_call_bytes = max_call_bytes
         self.breaker = breaker if breaker is not None else CircuitBreaker()
         self.clock = clock
         self._sleep = sleep
         self._jitter = jitter
+        self._last_failure = ""
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
-    def deadline(self, budget_s: float | None) -> float:
-        """The monotonic deadline of a call given `budget_s` (the default when None)."""
-        return self.clock() + (self.default_budget_s if budget_s is None else budget_s)
+    def scope(self, budget_s: float | None) -> CallScope:
+        """The bounds of a call given `budget_s` (the default budget when None)."""
+        budget = self.default_budget_s if budget_s is None else budget_s
+        return CallScope(self.clock() + budget, ByteAllowance(self.max_call_bytes))
 
     def retry(self, attempt: Callable[[float], T], deadline: float, what: str) -> T:
-        """Run `attempt(timeout_s)` until it returns, retrying a Retryable with exponential
-        back-off and full jitter, within `max_attempts` and `deadline`."""
-        tries = 0
-        while True:
-            tries += 1
-            remaining = deadline - self.clock()
-            if remaining <= 0:
-                raise SourceUnavailable(f"{what} deadline reached after {tries - 1} attempt(s)")
-            try:
-                return attempt(min(self.timeout_s, remaining))
-            except Retryable as exc:
-                problem = str(exc)
-            if tries >= self.max_attempts:
-                raise SourceUnavailable(f"{what} failed {tries} attempt(s); last: {problem}")
-            delay = self._jitter() * min(MAX_BACKOFF_S, self.backoff_s * 2 ** (tries - 1))
-            if self.clock() + delay >= deadline:
-                raise SourceUnavailable(
-                    f"{what} deadline reached after {tries} attempt(s); last: {problem}"
-                )
-            self._sleep(delay)
+        """`attempt(timeout_s)` retried on Retryable within `max_attempts` and `deadline`."""
+        return retry_within(
+            attempt,
+            deadline=deadline,
+            per_attempt_s=self.timeout_s,
+            max_attempts=self.max_attempts,
+            backoff_s=self.backoff_s,
+            clock=self.clock,
+            sleep=self._sleep,
+            jitter=self._jitter,
+            what=what,
+        )
 
     def guarded(self, call: Callable[[], T]) -> T:
-        """Run `call` through the breaker: refused while open; a failure counts, a spent
-        quota trips it at once, a success closes it."""
+        """Run `call` through the breaker: refused while open (naming the last failure); a
+        failure counts, a spent quota trips it at once, a success closes it."""
         if not self.breaker.allow():
-            raise SourceUnavailable("source of truth circuit is open after repeated failures")
+            raise SourceUnavailable(
+                "source of truth circuit is open after repeated failures"
+                + (f" (last: {self._last_failure})" if self._last_failure else "")
+            )
         try:
             result = call()
-        except QuotaExhausted:
+        except QuotaExhausted as exc:
+            self._last_failure = str(exc)
             self.breaker.trip()
             raise
-        except SourceUnavailable:
+        except SourceUnavailable as exc:
+            self._last_failure = str(exc)
             self.breaker.record_failure()
             raise
         self.breaker.record_success()
@@ -148,22 +133,6 @@ class SourceCalls:
             if not isinstance(outcome, SourceUnavailable):
                 merged.update(outcome)
         return merged
-
-    def read_body(
-        self, response: httpx.Response, deadline: float, max_bytes: int = MAX_BODY_BYTES
-    ) -> bytes:
-        """The body of a streamed response, refused past `max_bytes` or past the deadline:
-        httpx's timeouts bound each socket read, not a source that drips its answer."""
-        body = bytearray()
-        for part in response.iter_bytes():
-            body += part
-            if len(body) > max_bytes:
-                raise SourceUnavailable(f"source of truth answer exceeds {max_bytes} bytes")
-            if self.clock() >= deadline:
-                raise SourceUnavailable(
-                    "source of truth deadline reached while its answer was arriving"
-                )
-        return bytes(body)
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -14,16 +12,21 @@ import orjson
 
 from sidecar_fn.breaker import CircuitBreaker
 from sidecar_fn.drift import valid_invoice_id
-from sidecar_fn.errors import SourceUnavailable
+from sidecar_fn.errors import SettingsError, SourceUnavailable
 from sidecar_fn.http_body import MAX_CALL_BYTES, ByteAllowance, echo, error_code, read_body
 from sidecar_fn.http_deadline import deadline_transport, exchange_deadline
 from sidecar_fn.ports import SourceRecord
-from sidecar_fn.retries import Retryable, retry_within
+from sidecar_fn.retries import Retryable
 from sidecar_fn.schema import ID_FIELD
+from sidecar_fn.secrets import StaticToken, TokenSource
+from sidecar_fn.source_calls import RETRYABLE_STATUS, CallScope, SourceCalls
 
 BATCH_PATH = "/api/source/salesforce/invoices"
 MAX_IDS_PER_REQUEST = 200
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class _Unauthorized(Exception):
+    """The source answered 401 to the token sent."""
 
 
 class HttpSourceOfTruth:
@@ -35,7 +38,8 @@ class HttpSourceOfTruth:
     call's budget, which bounds the whole exchange on the wall clock (connect, headers
     and body). Answers are asked for and read unencoded, under a per-answer and a per-call
     byte cap. Redirects are never followed. A body that is not the aligned array of the
-    ids asked for is refused. Every failure becomes SourceUnavailable with a bounded
+    ids asked for is refused. A 401 re-reads the token once (see TokenSource) and tries
+    again with the new one. Every failure becomes SourceUnavailable with a bounded
     message; a circuit breaker refuses calls for a while after repeated failures.
     """
 
@@ -46,6 +50,7 @@ class HttpSourceOfTruth:
         base_url: str,
         *,
         token: str | None = None,
+        token_source: TokenSource | None = None,
         timeout_s: float = 2.0,
         max_attempts: int = 3,
         backoff_s: float = 0.05,
@@ -63,8 +68,9 @@ class HttpSourceOfTruth:
         if not 1 <= chunk_size <= MAX_IDS_PER_REQUEST:
             raise ValueError(f"chunk_size must be 1..{MAX_IDS_PER_REQUEST}")
         headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        self._tokens = token_source if token_source is not None else None
+        if token and token_source is None:
+            self._tokens = StaticToken(token)
         if not keepalive:
             headers["Connection"] = "close"
         limits = httpx.Limits(
@@ -79,31 +85,30 @@ class HttpSourceOfTruth:
             limits=limits,
         )
         self._batch_url = f"{base_url.rstrip('/')}{BATCH_PATH}?ids="
-        self._timeout_s = timeout_s
-        self._max_attempts = max_attempts
-        self._backoff_s = backoff_s
         self._chunk_size = chunk_size
-        self._concurrency = concurrency
-        self._default_budget_s = default_budget_s
-        self._max_call_bytes = max_call_bytes
-        self._breaker = breaker if breaker is not None else CircuitBreaker()
-        self._last_failure = ""
+        self._calls = SourceCalls(
+            timeout_s=timeout_s,
+            max_attempts=max_attempts,
+            backoff_s=backoff_s,
+            concurrency=concurrency,
+            default_budget_s=default_budget_s,
+            max_call_bytes=max_call_bytes,
+            breaker=breaker,
+            clock=clock,
+            sleep=sleep,
+            jitter=jitter,
+        )
         self._clock = clock
-        self._sleep = sleep
-        self._jitter = jitter
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
 
     @property
     def breaker(self) -> CircuitBreaker:
         """The circuit breaker guarding this source."""
-        return self._breaker
+        return self._calls.breaker
 
     def close(self) -> None:
         """Close connections and worker threads."""
         self._client.close()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
+        self._calls.close()
 
     def fetch_many(
         self, ids: Sequence[str], *, budget_s: float | None = None
@@ -118,58 +123,49 @@ class HttpSourceOfTruth:
                 result[invoice_id] = None
         if not wanted:
             return result
-        budget = self._default_budget_s if budget_s is None else budget_s
-        deadline = self._clock() + budget
-        allowance = ByteAllowance(self._max_call_bytes)
+        scope = self._calls.scope(budget_s)
         chunks = [wanted[i : i + self._chunk_size] for i in range(0, len(wanted), self._chunk_size)]
-        if len(chunks) == 1 or self._concurrency == 1:
-            outcomes = [self._guarded(chunk, deadline, allowance) for chunk in chunks]
-        else:
-            outcomes = list(
-                self._executor().map(lambda c: self._guarded(c, deadline, allowance), chunks)
-            )
-        errors = [outcome for outcome in outcomes if isinstance(outcome, SourceUnavailable)]
-        if len(errors) == len(outcomes):
-            raise errors[0]
-        for outcome in outcomes:
-            if not isinstance(outcome, SourceUnavailable):
-                result.update(outcome)
+        result.update(self._calls.run_chunks(chunks, lambda chunk: self._fetch(chunk, scope)))
         return result
 
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    max_workers=self._concurrency, thread_name_prefix="sot"
-                )
-            return self._pool
-
-    def _guarded(
-        self, chunk: list[str], deadline: float, allowance: ByteAllowance
-    ) -> dict[str, SourceRecord | None] | SourceUnavailable:
-        if not self._breaker.allow():
-            return SourceUnavailable(
-                "source of truth circuit is open after repeated failures"
-                + (f" (last: {self._last_failure})" if self._last_failure else "")
-            )
+    def _fetch(self, chunk: list[str], scope: CallScope) -> dict[str, SourceRecord | None]:
         url = self._batch_url + ",".join(chunk)
+        return self._calls.retry(
+            lambda timeout_s: self._exchange(
+                url, chunk, timeout_s, scope.deadline, scope.allowance
+            ),
+            scope.deadline,
+            "source of truth",
+        )
+
+    def _exchange(
+        self,
+        url: str,
+        chunk: list[str],
+        timeout_s: float,
+        deadline: float,
+        allowance: ByteAllowance,
+    ) -> dict[str, Any]:
+        """One attempt: the request, and once more with a re-read token after a 401."""
         try:
-            records = retry_within(
-                lambda timeout_s: self._attempt(url, chunk, timeout_s, deadline, allowance),
-                deadline=deadline,
-                per_attempt_s=self._timeout_s,
-                max_attempts=self._max_attempts,
-                backoff_s=self._backoff_s,
-                clock=self._clock,
-                sleep=self._sleep,
-                jitter=self._jitter,
-            )
-        except SourceUnavailable as exc:
-            self._last_failure = str(exc)
-            self._breaker.record_failure()
-            return exc
-        self._breaker.record_success()
-        return records
+            token = self._tokens.current() if self._tokens is not None else None
+        except SettingsError as exc:
+            raise SourceUnavailable(f"source of truth token unavailable: {exc}") from exc
+        try:
+            return self._attempt(url, chunk, timeout_s, deadline, allowance, token)
+        except _Unauthorized:
+            if self._tokens is None or token is None:
+                raise SourceUnavailable("source of truth refused the request: HTTP 401") from None
+        try:
+            fresh = self._tokens.refreshed(token)
+        except SettingsError as exc:
+            raise SourceUnavailable(f"source of truth token unavailable: {exc}") from exc
+        try:
+            return self._attempt(url, chunk, timeout_s, deadline, allowance, fresh)
+        except _Unauthorized:
+            raise SourceUnavailable(
+                "source of truth refused the request: HTTP 401 with the token read again"
+            ) from None
 
     def _attempt(
         self,
@@ -178,12 +174,14 @@ class HttpSourceOfTruth:
         timeout_s: float,
         deadline: float,
         allowance: ByteAllowance,
+        token: str | None,
     ) -> dict[str, Any]:
         """One request, its whole exchange bounded by the deadline (see http_deadline)."""
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else None
         try:
             with (
                 exchange_deadline(deadline - self._clock()),
-                self._client.stream("GET", url, timeout=timeout_s) as response,
+                self._client.stream("GET", url, timeout=timeout_s, headers=headers) as response,
             ):
                 body = read_body(
                     response, allowance=allowance, deadline=deadline, clock=self._clock
@@ -202,6 +200,8 @@ class HttpSourceOfTruth:
             raise SourceUnavailable(
                 f"source of truth answered {status}; not following {echo(location)}"
             )
+        if status == 401:
+            raise _Unauthorized
         if status != 200:
             code = error_code(body)
             detail = f"HTTP {status}" + (f" {code}" if code else "")

@@ -13,7 +13,10 @@ import orjson
 from sidecar_fn.api_usage import ApiUsage, parse_limit_info
 from sidecar_fn.breaker import CircuitBreaker
 from sidecar_fn.errors import SourceUnavailable
+from sidecar_fn.http_body import ByteAllowance, echo, error_code, read_body
+from sidecar_fn.http_deadline import deadline_transport, exchange_deadline
 from sidecar_fn.ports import MetricsSink, SourceRecord
+from sidecar_fn.retries import Retryable
 from sidecar_fn.salesforce_auth import CredentialSource, SalesforceSession, SessionKeeper
 from sidecar_fn.salesforce_fields import FieldMapping
 from sidecar_fn.schema import ID_FIELD
@@ -23,13 +26,7 @@ from sidecar_fn.soql_lookup import (
     chunk_lookups,
     is_lookup_id,
 )
-from sidecar_fn.source_calls import (
-    RETRYABLE_STATUS,
-    QuotaExhausted,
-    Retryable,
-    SourceCalls,
-    error_code,
-)
+from sidecar_fn.source_calls import RETRYABLE_STATUS, CallScope, QuotaExhausted, SourceCalls
 
 TOKEN_PATH = "/services/oauth2/token"
 MAX_PAGES = 100
@@ -104,18 +101,19 @@ class SalesforceSourceOfTruth:
         self._max_ids = max_ids
         self._metrics = metrics
         self._logger = logger
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
         if not keepalive:
             headers["Connection"] = "close"
+        limits = httpx.Limits(
+            max_connections=max(calls.concurrency, 1) * 2,
+            max_keepalive_connections=max(calls.concurrency, 1) if keepalive else 0,
+        )
         self._client = httpx.Client(
             headers=headers,
             follow_redirects=False,
             timeout=calls.timeout_s,
-            transport=transport,
-            limits=httpx.Limits(
-                max_connections=max(calls.concurrency, 1) * 2,
-                max_keepalive_connections=max(calls.concurrency, 1) if keepalive else 0,
-            ),
+            transport=transport if transport is not None else deadline_transport(limits),
+            limits=limits,
         )
         self.sessions = SessionKeeper(self._login)
         self._usage_lock = threading.Lock()
@@ -154,7 +152,8 @@ class SalesforceSourceOfTruth:
                 result[value] = None
         if not wanted:
             return result
-        deadline = self.calls.deadline(budget_s)
+        scope = self.calls.scope(budget_s)
+        deadline = scope.deadline
         with self._usage_lock:
             self._usage_fresh = False
         try:
@@ -168,7 +167,7 @@ class SalesforceSourceOfTruth:
                 header_bytes=self._header_bytes(session),
                 max_ids=self._max_ids,
             )
-            result.update(self.calls.run_chunks(chunks, lambda c: self._lookup(c, deadline)))
+            result.update(self.calls.run_chunks(chunks, lambda c: self._lookup(c, scope)))
         finally:
             self._report_usage()
         return result
@@ -181,17 +180,17 @@ class SalesforceSourceOfTruth:
         host = session.instance_url.split("://", 1)[-1]
         return fixed + len("Authorization: Bearer \r\n") + len(session.access_token) + len(host) + 8
 
-    def _lookup(self, chunk: LookupChunk, deadline: float) -> dict[str, SourceRecord | None]:
+    def _lookup(self, chunk: LookupChunk, scope: CallScope) -> dict[str, SourceRecord | None]:
         records: dict[str, SourceRecord | None] = {}
         url = chunk.url
         for _ in range(MAX_PAGES):
-            page = self._get(url, deadline)
+            page = self._get(url, scope)
             for raw in page["records"]:
                 record = self.mapping.to_record(raw) if isinstance(raw, Mapping) else {}
                 key = record.get(ID_FIELD)
                 if key not in chunk.ids or key in records:
                     raise SourceUnavailable(
-                        f"Salesforce answered {str(key)[:40]!r} for a lookup that did not "
+                        f"Salesforce answered {echo(key)} for a lookup that did not "
                         "ask for it (or twice); refused"
                     )
                 records[key] = record
@@ -212,37 +211,43 @@ class SalesforceSourceOfTruth:
         session = self.sessions.current(self.calls.clock() + self.calls.timeout_s)
         return session.instance_url + next_records_url
 
-    def _get(self, url: str, deadline: float) -> dict[str, Any]:
+    def _get(self, url: str, scope: CallScope) -> dict[str, Any]:
         """One page, retried; the session replaced once if Salesforce says it is invalid."""
+        deadline = scope.deadline
         try:
-            return self.calls.retry(
-                lambda t: self._attempt(url, t, deadline), deadline, "Salesforce"
-            )
+            return self.calls.retry(lambda t: self._attempt(url, t, scope), deadline, "Salesforce")
         except SessionInvalid as expired:
             if self.sessions.replace(expired.session, deadline) is not expired.session:
                 self._note_new_session()
         try:
-            return self.calls.retry(
-                lambda t: self._attempt(url, t, deadline), deadline, "Salesforce"
-            )
+            return self.calls.retry(lambda t: self._attempt(url, t, scope), deadline, "Salesforce")
         except SessionInvalid:
             raise SourceUnavailable("Salesforce refused a fresh session too") from None
 
-    def _attempt(self, url: str, timeout_s: float, deadline: float) -> dict[str, Any]:
+    def _attempt(self, url: str, timeout_s: float, scope: CallScope) -> dict[str, Any]:
+        """One request, its whole exchange bounded by the deadline (see http_deadline)."""
+        deadline = scope.deadline
         session = self.sessions.current(deadline)
         headers = {"Authorization": f"Bearer {session.access_token}"}
         with self._usage_lock:
             self.pages += 1
             self.queries += "/query?q=" in url
         try:
-            with self._client.stream("GET", url, headers=headers, timeout=timeout_s) as response:
-                body = self.calls.read_body(response, deadline)
+            with (
+                exchange_deadline(deadline - self.calls.clock()),
+                self._client.stream("GET", url, headers=headers, timeout=timeout_s) as response,
+            ):
+                body = read_body(
+                    response, allowance=scope.allowance, deadline=deadline, clock=self.calls.clock
+                )
                 status = response.status_code
                 usage = parse_limit_info(response.headers.get("sforce-limit-info"))
+        except httpx.ProtocolError as exc:
+            raise Retryable(f"HTTP protocol error ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
-            raise Retryable(f"{type(exc).__name__}: {exc}") from exc
+            raise Retryable(f"{type(exc).__name__}: {echo(str(exc))}") from exc
         except httpx.HTTPError as exc:
-            raise SourceUnavailable(f"Salesforce request failed: {exc}") from exc
+            raise SourceUnavailable(f"Salesforce request failed ({type(exc).__name__})") from exc
         if usage is not None:
             with self._usage_lock:
                 # answers of concurrent chunks arrive in any order: within a call keep the
@@ -279,14 +284,29 @@ class SalesforceSourceOfTruth:
 
         def attempt(timeout_s: float) -> SalesforceSession:
             try:
-                response = self._client.post(self._token_url, data=form, timeout=timeout_s)
+                with (
+                    exchange_deadline(deadline - self.calls.clock()),
+                    self._client.stream(
+                        "POST", self._token_url, data=form, timeout=timeout_s
+                    ) as response,
+                ):
+                    body = read_body(
+                        response,
+                        allowance=ByteAllowance(MAX_TOKEN_BYTES),
+                        deadline=deadline,
+                        clock=self.calls.clock,
+                        max_bytes=MAX_TOKEN_BYTES,
+                    )
+                    status = response.status_code
+            except httpx.ProtocolError as exc:
+                raise Retryable(f"HTTP protocol error ({type(exc).__name__})") from exc
             except httpx.TransportError as exc:
-                raise Retryable(f"{type(exc).__name__}: {exc}") from exc
+                raise Retryable(f"{type(exc).__name__}: {echo(str(exc))}") from exc
             except httpx.HTTPError as exc:
-                raise SourceUnavailable(f"Salesforce login failed: {exc}") from exc
-            if response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
-                raise Retryable(f"HTTP {response.status_code}")
-            return _session(response.status_code, response.content)
+                raise SourceUnavailable(f"Salesforce login failed ({type(exc).__name__})") from exc
+            if status in RETRYABLE_STATUS or status >= 500:
+                raise Retryable(f"HTTP {status}")
+            return _session(status, body)
 
         return self.calls.retry(attempt, deadline, "Salesforce login")
 
@@ -320,7 +340,7 @@ def _page(body: bytes) -> dict[str, Any]:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise Retryable(f"Salesforce answer is not JSON ({exc})") from exc
+        raise Retryable(f"Salesforce answer is not JSON ({echo(str(exc))})") from exc
     if (
         not isinstance(document, dict)
         or not isinstance(document.get("records"), list)
@@ -332,7 +352,7 @@ def _page(body: bytes) -> dict[str, Any]:
 
 def _session(status: int, body: bytes) -> SalesforceSession:
     try:
-        document = orjson.loads(body[:MAX_TOKEN_BYTES])
+        document = orjson.loads(body)
     except orjson.JSONDecodeError:
         document = None
     if status != 200:

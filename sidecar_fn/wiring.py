@@ -13,6 +13,7 @@ from redis.retry import Retry
 
 from sidecar_fn.breaker import CircuitBreaker
 from sidecar_fn.errors import SettingsError
+from sidecar_fn.eviction import check_eviction_policy
 from sidecar_fn.keys import key_names
 from sidecar_fn.ports import MetricsSink, SourceOfTruth
 from sidecar_fn.redis_cluster import ClusterRoute, build_cluster_client
@@ -20,7 +21,7 @@ from sidecar_fn.redis_sink import RedisStreamSink
 from sidecar_fn.salesforce_auth import CredentialSource, secret_credentials, static_credentials
 from sidecar_fn.salesforce_fields import field_mapping
 from sidecar_fn.schema import Schema, load_schema
-from sidecar_fn.secrets import read_token
+from sidecar_fn.secrets import SecretToken, StaticToken, TokenSource, read_redis_password
 from sidecar_fn.settings import Settings
 from sidecar_fn.sidecar import IngestSidecar
 from sidecar_fn.source_cache import CachedSourceOfTruth, CacheMetrics
@@ -36,11 +37,19 @@ def build_redis_client(settings: Settings) -> redis.Redis | RedisCluster:
 
     No periodic health-check PING: the batch write is the only round trip, and the sink
     reconnects and retries once when a pooled connection turns out to be dead.
-    With AOS_REDIS_CLUSTER=true, a cluster client discovering the topology from REDIS_URL."""
+    With AOS_REDIS_CLUSTER=true, a cluster client discovering the topology from REDIS_URL.
+    With REDIS_AUTH_SECRET_ARN, the password comes from that secret (read now, once), so
+    that it is not in the function's environment."""
+    password = (
+        read_redis_password(settings.redis_auth_secret_arn)
+        if settings.redis_auth_secret_arn
+        else None
+    )
     if settings.redis_cluster:
-        return build_cluster_client(settings.redis_url, settings.redis_timeout_s)
+        return build_cluster_client(settings.redis_url, settings.redis_timeout_s, password)
     return redis.Redis.from_url(
         settings.redis_url,
+        password=password,
         socket_timeout=settings.redis_timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
         socket_keepalive=True,
@@ -48,13 +57,20 @@ def build_redis_client(settings: Settings) -> redis.Redis | RedisCluster:
     )
 
 
-def farm_token(settings: Settings) -> str | None:
-    """The source-of-truth token: FARM_API_TOKEN, else the FARM_API_TOKEN_SECRET_ARN secret."""
+def farm_tokens(settings: Settings) -> TokenSource | None:
+    """Where the source-of-truth token comes from: FARM_API_TOKEN, else the
+    FARM_API_TOKEN_SECRET_ARN secret (re-read after AOS_TOKEN_MAX_AGE_SECONDS and on 401)."""
     if settings.farm_api_token:
-        return settings.farm_api_token
+        return StaticToken(settings.farm_api_token)
     if settings.farm_api_token_secret_arn:
-        return read_token(settings.farm_api_token_secret_arn)
+        return SecretToken(settings.farm_api_token_secret_arn, max_age_s=settings.token_max_age_s)
     return None
+
+
+def farm_token(settings: Settings) -> str | None:
+    """The source-of-truth token to send now, if any."""
+    tokens = farm_tokens(settings)
+    return tokens.current() if tokens is not None else None
 
 
 def source_calls(settings: Settings) -> SourceCalls:
@@ -105,10 +121,14 @@ def build_salesforce_source(
 
 
 def build_source(settings: Settings) -> HttpSourceOfTruth:
-    """The farm's HTTP source of truth described by `settings`."""
+    """The HTTP source of truth described by `settings`; its token is read (and validated)
+    now, so that a missing or invalid secret fails the cold start, not each batch."""
+    tokens = farm_tokens(settings)
+    if tokens is not None:
+        tokens.current()
     return HttpSourceOfTruth(
         settings.farm_url,
-        token=farm_token(settings),
+        token_source=tokens,
         timeout_s=settings.sot_timeout_s,
         max_attempts=settings.sot_max_attempts,
         backoff_s=settings.sot_backoff_s,
@@ -158,7 +178,8 @@ def build_sidecar(
     metrics: MetricsSink | None = None,
     logger: Logger | None = None,
 ) -> IngestSidecar:
-    """Build the sidecar; real clients are made for whatever is not given."""
+    """Build the sidecar; real clients are made for whatever is not given. Redis's eviction
+    policy is checked here, once per cold start (see eviction)."""
     client = redis_client if redis_client is not None else build_redis_client(settings)
     schema = load_schema(settings.schema_path)
     if logger is None:
@@ -167,6 +188,7 @@ def build_sidecar(
         metrics = EmfMetrics(namespace=settings.metrics_namespace, service=settings.service_name)
     if source is None and settings.sot_kind == "salesforce":
         source = build_salesforce_source(settings, schema, metrics=metrics, logger=logger)
+    check_eviction_policy(client, logger)
     sink = build_sink(settings, client)
     source, metrics = with_lookup_cache(
         source if source is not None else build_source(settings), metrics, settings

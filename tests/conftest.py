@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NoReturn
 
 import pytest
 import redis
@@ -14,6 +15,18 @@ from local.redis_state import checkpoint_key, stream_identity
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def in_ci() -> bool:
+    """True when the `CI` environment variable says the tests run in CI (read at call time)."""
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def missing(message: str) -> NoReturn:
+    """A real service or tool the test needs is missing: fail in CI, skip elsewhere."""
+    if in_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
 
 
 def _redis_reachable(url: str) -> str | None:

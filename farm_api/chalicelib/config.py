@@ -20,6 +20,7 @@ DEFAULT_UNREPAIRABLE_SHARE = 0.05
 DEFAULT_CATALOGUE_SIZE = 1_000_000
 MAX_CATALOGUE_SIZE = 100_000_000_000
 MAX_LATENCY_MS = 60_000
+OPEN_STAGES = frozenset({"dev", "local", "test"})
 _KIND_SHARES = ("renamed_share", "string_number_share", "case_share", "empty_share")
 DEFAULT_SF_CLIENT_ID = "aos-farm-dev-client"
 DEFAULT_SF_CLIENT_SECRET = "aos-farm-dev-secret"
@@ -101,7 +102,19 @@ class FarmConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> FarmConfig:
-        """Build from `FARM_*` variables; raises ValueError naming the bad variable."""
+        """Build from `FARM_*` variables; raises ValueError naming the bad variable.
+
+        `FARM_STAGE` (default `dev`) names the Chalice stage: any stage but dev, local and
+        test refuses to start without `FARM_API_TOKEN`, so that a deployed farm never serves
+        the source of truth to anyone who finds its URL.
+        """
+        stage = environ.get("FARM_STAGE", "").strip() or "dev"
+        token = environ.get("FARM_API_TOKEN", "").strip() or None
+        if token is None and stage not in OPEN_STAGES:
+            raise ValueError(
+                f"FARM_API_TOKEN must be set in stage {stage!r} (FARM_STAGE); only "
+                f"{', '.join(sorted(OPEN_STAGES))} may run without a token"
+            )
         return cls(
             drift_rate=_float(environ, "FARM_DRIFT_RATE", DEFAULT_DRIFT_RATE),
             malformed_rate=_float(environ, "FARM_MALFORMED_RATE", DEFAULT_MALFORMED_RATE),
@@ -111,7 +124,7 @@ class FarmConfig:
             catalogue_size=_int(
                 environ, "FARM_CATALOGUE_SIZE", DEFAULT_CATALOGUE_SIZE, 1, MAX_CATALOGUE_SIZE
             ),
-            api_token=environ.get("FARM_API_TOKEN") or None,
+            api_token=token,
             sot_failure_rate=_float(environ, "FARM_SOT_FAILURE_RATE", 0.0),
             sot_latency_ms=_int(environ, "FARM_SOT_LATENCY_MS", 0, 0, MAX_LATENCY_MS),
             renamed_share=_float(environ, "FARM_RENAMED_SHARE", DEFAULT_RENAMED_SHARE),

@@ -9,7 +9,7 @@ String literals take SOQL's escapes (`\\'`, `\\"`, `\\\\`, `\\n`, `\\r`, `\\t`, 
 `\\f`, `\\_`, `\\%`); any other backslash, a comment, a semicolon, a number or any other
 token outside a literal is MALFORMED_QUERY, as Salesforce answers. Names are checked by the
 caller (INVALID_TYPE, INVALID_FIELD): this module only knows the shape.
-Hand-written rather than a parser library: the subset is eight tokens, and the error
+Hand-written rather than a parser library: the subset is eight kinds of token, and the error
 messages name the column of the first bad token, as Salesforce's do.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from chalicelib.errors import FarmError
 
 MAX_QUERY_LENGTH = 100_000
-_TOKEN = re.compile(
+_LEXEME = re.compile(
     r"(?P<space>[ \t\r\n]+)|(?P<name>[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*)"
     r"|(?P<punct>[,()=])|(?P<string>')"
 )
@@ -42,7 +42,7 @@ class Lookup:
 
 
 @dataclass(frozen=True)
-class _Token:
+class _Lexeme:
     kind: str
     text: str
     column: int
@@ -59,44 +59,44 @@ def parse_lookup(query: str) -> Lookup:
         raise malformed_query(
             f"SOQL statements cannot be longer than {MAX_QUERY_LENGTH:,} characters"
         )
-    tokens = _Tokens(_tokenize(query))
-    tokens.keyword("SELECT")
-    fields = [tokens.name("a field name")]
-    while tokens.accept(","):
-        fields.append(tokens.name("a field name"))
-    tokens.keyword("FROM")
-    sobject = tokens.name("an object name")
-    tokens.keyword("WHERE")
-    filter_field = tokens.name("a field name")
-    if tokens.accept("="):
-        values = [tokens.string()]
+    lexemes = _Lexemes(_lex(query))
+    lexemes.keyword("SELECT")
+    fields = [lexemes.name("a field name")]
+    while lexemes.accept(","):
+        fields.append(lexemes.name("a field name"))
+    lexemes.keyword("FROM")
+    sobject = lexemes.name("an object name")
+    lexemes.keyword("WHERE")
+    filter_field = lexemes.name("a field name")
+    if lexemes.accept("="):
+        values = [lexemes.string()]
     else:
-        tokens.keyword("IN")
-        tokens.expect("(")
-        values = [tokens.string()]
-        while tokens.accept(","):
-            values.append(tokens.string())
-        tokens.expect(")")
-    tokens.end()
+        lexemes.keyword("IN")
+        lexemes.expect("(")
+        values = [lexemes.string()]
+        while lexemes.accept(","):
+            values.append(lexemes.string())
+        lexemes.expect(")")
+    lexemes.end()
     return Lookup(tuple(fields), sobject, filter_field, tuple(values))
 
 
-def _tokenize(query: str) -> list[_Token]:
-    tokens: list[_Token] = []
+def _lex(query: str) -> list[_Lexeme]:
+    lexemes: list[_Lexeme] = []
     position = 0
     while position < len(query):
-        match = _TOKEN.match(query, position)
+        match = _LEXEME.match(query, position)
         if match is None:
             raise _unexpected(repr(query[position : position + 20]), position)
         kind = match.lastgroup or ""
         if kind == "string":
             text, position = _literal(query, position + 1)
-            tokens.append(_Token("string", text, match.start()))
+            lexemes.append(_Lexeme("string", text, match.start()))
             continue
         if kind != "space":
-            tokens.append(_Token(kind, match.group(), position))
+            lexemes.append(_Lexeme(kind, match.group(), position))
         position = match.end()
-    return tokens
+    return lexemes
 
 
 def _literal(query: str, position: int) -> tuple[str, int]:
@@ -126,48 +126,48 @@ def _unexpected(shown: str, position: int) -> FarmError:
     return malformed_query(f"unexpected token: {shown} at column {position + 1}")
 
 
-class _Tokens:
-    """A cursor over tokens with the few expectations the grammar needs."""
+class _Lexemes:
+    """A cursor over lexemes with the few expectations the grammar needs."""
 
-    def __init__(self, tokens: list[_Token]) -> None:
-        self._tokens = tokens
+    def __init__(self, lexemes: list[_Lexeme]) -> None:
+        self._lexemes = lexemes
         self._index = 0
 
-    def _peek(self) -> _Token | None:
-        return self._tokens[self._index] if self._index < len(self._tokens) else None
+    def _peek(self) -> _Lexeme | None:
+        return self._lexemes[self._index] if self._index < len(self._lexemes) else None
 
     def _fail(self, wanted: str) -> FarmError:
-        token = self._peek()
-        if token is None:
+        lexeme = self._peek()
+        if lexeme is None:
             return malformed_query(f"unexpected token: <EOF>, expected {wanted}")
-        shown = token.text if len(token.text) <= 40 else token.text[:40] + "..."
+        shown = lexeme.text if len(lexeme.text) <= 40 else lexeme.text[:40] + "..."
         return malformed_query(
-            f"unexpected token: {shown!r} at column {token.column + 1}, expected {wanted}"
+            f"unexpected token: {shown!r} at column {lexeme.column + 1}, expected {wanted}"
         )
 
     def keyword(self, word: str) -> None:
-        token = self._peek()
-        if token is None or token.kind != "name" or token.text.upper() != word:
+        lexeme = self._peek()
+        if lexeme is None or lexeme.kind != "name" or lexeme.text.upper() != word:
             raise self._fail(word)
         self._index += 1
 
     def name(self, wanted: str) -> str:
-        token = self._peek()
-        if token is None or token.kind != "name":
+        lexeme = self._peek()
+        if lexeme is None or lexeme.kind != "name":
             raise self._fail(wanted)
         self._index += 1
-        return token.text
+        return lexeme.text
 
     def string(self) -> str:
-        token = self._peek()
-        if token is None or token.kind != "string":
+        lexeme = self._peek()
+        if lexeme is None or lexeme.kind != "string":
             raise self._fail("a string literal")
         self._index += 1
-        return token.text
+        return lexeme.text
 
     def accept(self, punct: str) -> bool:
-        token = self._peek()
-        if token is not None and token.kind == "punct" and token.text == punct:
+        lexeme = self._peek()
+        if lexeme is not None and lexeme.kind == "punct" and lexeme.text == punct:
             self._index += 1
             return True
         return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import redis
 
-FIRST_PORT = 7400
+PORT_RANGE = range(7400, 7500)
+"""Ports the test clusters may use; each cluster takes a free block of NODES of them."""
 NODES = 6
 NODE_TIMEOUT_MS = 1000
 
@@ -20,7 +22,7 @@ class LocalCluster:
     """Six redis-server processes in cluster mode under `root` (nodes.conf there)."""
 
     root: Path
-    first_port: int = FIRST_PORT
+    first_port: int = PORT_RANGE.start
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -48,15 +50,38 @@ class LocalCluster:
             "--save", "",
             "--appendonly", "no",
         ]  # fmt: skip
-        self.processes[port] = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        _until(lambda: _answers(self.node(port)), f"node {port} to start")
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.processes[port] = process
+
+        def ours() -> bool:
+            if process.poll() is not None:
+                raise PortTaken(f"redis-server on {port} exited ({process.returncode})")
+            return _answers(self.node(port)) and (
+                int(self.node(port).info("server")["process_id"]) == process.pid
+            )
+
+        _until(ours, f"node {port} to start")
 
     def create(self) -> None:
-        """Start the six nodes and join them: three primaries, each with one replica."""
-        for port in self.ports:
-            self.start_node(port)
+        """Start six nodes on a free block of ports and join them: three primaries, each
+        with one replica. Another run (a second checkout's tests) may hold a block: the
+        next one is tried."""
+        for first in range(PORT_RANGE.start, PORT_RANGE.stop - NODES + 1, NODES):
+            if not all(
+                _free(port) and _free(port + 10_000) for port in range(first, first + NODES)
+            ):
+                continue
+            self.first_port = first
+            try:
+                for port in self.ports:
+                    self.start_node(port)
+            except PortTaken:
+                self.stop()
+                self.processes.clear()
+                continue
+            break
+        else:
+            raise AssertionError(f"no free block of {NODES} ports in {PORT_RANGE}")
         subprocess.run(
             [
                 "redis-cli", "--cluster", "create",
@@ -143,6 +168,19 @@ def tools_missing() -> str | None:
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
     return None
+
+
+class PortTaken(Exception):
+    """A node could not listen on its port."""
+
+
+def _free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _answers(client: redis.Redis) -> bool:

@@ -142,18 +142,29 @@ def assert_exactly_once(cluster: LocalCluster, ids: list[str]) -> None:
     client = RedisCluster.from_url(cluster.url(cluster.replica_of(cluster.owner_of(STREAM))))
     main, dead = item_ids(client)
     assert len(main) == len(set(main)), "an item was written twice"
-    assert sorted(main + dead) == sorted(ids), "an item is missing"
+    missing = sorted(set(ids) - set(main + dead), key=lambda i: int(i[2:]))
+    marked = [i for i in missing if client.exists(f"aos:seen:{{{SOURCE}}}:{i}")]
+    assert not missing, f"missing {missing[:3]}..{missing[-3:]} ({len(marked)} with markers)"
     client.close()
 
 
 def test_coordinated_failover_of_the_slot_owner_mid_run(cluster: LocalCluster) -> None:
     owner = cluster.owner_of(STREAM)
     replica = cluster.replica_of(owner)
-    sidecar = sidecar_on(cluster, owner)
+    sidecar = sidecar_on(cluster, owner, AOS_REDIS_WAIT_REPLICAS="1")
 
     def failover() -> None:
-        assert cluster.node(replica).cluster("failover")
-        cluster.wait_healthy()
+        # A manual failover gives up after 5 s when the replica cannot catch up in time
+        # (a busy machine): ask again until the replica owns the slot.
+        for _ in range(5):
+            assert cluster.node(replica).cluster("failover")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if cluster.node(replica).execute_command("ROLE")[0] == b"master":
+                    cluster.wait_healthy()
+                    return
+                time.sleep(0.1)
+        raise AssertionError("the replica never took over")
 
     ids, redeliveries = run_with_fault(cluster, sidecar, failover)
     print(f"coordinated failover: {redeliveries} redeliveries")

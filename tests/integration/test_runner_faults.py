@@ -46,7 +46,7 @@ def test_drifted_records_end_as_retries_exhausted_when_the_source_of_truth_is_do
     assert result.returncode == 0, result.stderr
     s = json.loads(result.stdout.strip().splitlines()[-1])
 
-    assert s["repaired"] == 0
+    assert s["repaired"] == s["drift"]["repaired_locally"] > 0
     assert s["retries_exhausted"] > 0
     assert s["retries"] == 2 * s["retries_exhausted"]
     assert s["reconciled"] is True and s["read"] == 300
@@ -62,7 +62,9 @@ def test_drifted_records_end_as_retries_exhausted_when_the_source_of_truth_is_do
     assert all(f[b"source_id"] == keyspace.source_id.encode() for f in exhausted)
     for fields in exhausted:
         assert fields[b"raw"].startswith(b"{")
-    main = [fields for _id, fields in redis_client.xrange(keyspace.stream)]
-    assert all(b'"is_repaired":true' not in f[b"envelope"] for f in main)
-    assert len(main) == s["clean"]
+    main = [json.loads(fields[b"envelope"]) for _id, fields in redis_client.xrange(keyspace.stream)]
+    repaired = [e["meta"] for e in main if e["meta"]["is_repaired"]]
+    assert all(m["repair_source"] == "local" for m in repaired)
+    assert all("source_of_truth" not in m["repairs"].values() for m in repaired)
+    assert len(main) == s["clean"] + s["repaired"]
     assert redis_client.get(keyspace.checkpoint_key) == b"300"

@@ -70,3 +70,20 @@ def test_a_queue_that_does_not_exist_is_one_line_and_exit_1(
     [line] = err.strip().splitlines()
     assert "SQS source" in line and "failed" in line
     assert "Traceback" not in err
+
+
+def test_the_printed_queue_url_hides_its_credentials(
+    aws: Any,
+    farm: FarmServer,
+    redis_url: str,
+    keyspace: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    queue_url = aws.create_queue(QueueName=f"q-{keyspace.source_id}")["QueueUrl"]
+    aws.send_message(QueueUrl=queue_url, MessageBody="not json")
+    secret_url = queue_url.replace("://", "://operator:hunter2@", 1)
+    argv = ["--source", f"sqs://{secret_url}", "--farm-url", farm.url, "--redis-url", redis_url]
+    code = main([*argv, "--json"])
+    captured = capsys.readouterr()
+    assert "hunter2" not in captured.out + captured.err
+    assert code == 0, captured.err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import socket
@@ -25,6 +26,13 @@ pytestmark = pytest.mark.integration
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 EXPECTED_FIELDS = ("invoice_id", "total_amount", "vendor_id", "status")
+STATUSES = ("DRAFT", "SUBMITTED", "APPROVED", "PAID", "VOID")
+ONLY_MISSING_OR_NULL = {
+    "renamed_share": "0",
+    "string_number_share": "0",
+    "case_share": "0",
+    "empty_share": "0",
+}
 
 
 class Context:
@@ -57,10 +65,16 @@ def make_sidecar(keyspace: KeySpace, redis_url: str, farm_url: str, **env: str) 
     return build_sidecar(Settings.from_env(environ))
 
 
-def stream_event(farm: FarmServer, *, seed: int, limit: int = 500) -> dict[str, Any]:
+def stream_event(farm: FarmServer, *, seed: int, limit: int = 500, **params: str) -> dict[str, Any]:
     page = httpx.get(
         f"{farm.url}/api/stream",
-        params={"chaos": "true", "cursor": "0", "limit": str(limit), "seed": str(seed)},
+        params={
+            "chaos": "true",
+            "cursor": "0",
+            "limit": str(limit),
+            "seed": str(seed),
+            **params,
+        },
     ).json()
     return {
         "Records": [
@@ -78,12 +92,7 @@ def drift_kind(body: str) -> str:
         return "malformed"
     if not isinstance(value, dict):
         return "malformed"
-    complete = (
-        isinstance(value.get("invoice_id"), str)
-        and isinstance(value.get("vendor_id"), str)
-        and isinstance(value.get("status"), str)
-        and type(value.get("total_amount")) in (int, float)
-    )
+    complete = all(_valid(name, value.get(name)) for name in EXPECTED_FIELDS)
     return "clean" if complete else "drifted"
 
 
@@ -144,7 +153,9 @@ def test_chaos_page_every_record_in_one_place_and_repaired_from_truth(
 def _valid(name: str, value: Any) -> bool:
     if name == "total_amount":
         return type(value) in (int, float)
-    return isinstance(value, str)
+    if name == "status":
+        return value in STATUSES
+    return isinstance(value, str) and value != ""
 
 
 def test_same_batch_twice_adds_no_entries(
@@ -196,7 +207,7 @@ def test_lambda_handler_with_sample_events(
 def test_dead_source_of_truth_fails_drifted_back_and_pushes_nothing_unrepaired(
     dead: str, farm: FarmServer, keyspace: KeySpace, redis_url: str, redis_client: redis.Redis
 ) -> None:
-    event = stream_event(farm, seed=13, limit=300)
+    event = stream_event(farm, seed=13, limit=300, **ONLY_MISSING_OR_NULL)
     bodies = {r["messageId"]: r["body"] for r in event["Records"]}
     drifted = [i for i, b in bodies.items() if drift_kind(b) == "drifted"]
     if dead == "closed port":
@@ -271,15 +282,29 @@ def test_lambda_handler_partial_failure_when_the_source_of_truth_is_down(
     finally:
         handler_module.current_sidecar.cache_clear()
     failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
-    repairable = [i for i, outcome in expected.items() if outcome == "repaired"]
+    local = next(r for r in event["Records"] if b"INV-104" in _raw_body(r))
+    local_id = local.get("messageId") or local["kinesis"]["sequenceNumber"]
+    repairable = [i for i, o in expected.items() if o == "repaired" and i != local_id]
     assert set(repairable) <= set(failed)
+    assert local_id not in failed
     assert len(failed) == len(set(failed))
     main = main_envelopes(redis_client, keyspace)
-    assert [e["meta"]["item_id"] for e in main] == [
-        i for i, outcome in expected.items() if outcome == "clean"
-    ]
+    assert sorted(e["meta"]["item_id"] for e in main) == sorted(
+        [i for i, outcome in expected.items() if outcome == "clean"] + [local_id]
+    )
+    [local_envelope] = [e for e in main if e["meta"]["item_id"] == local_id]
+    assert local_envelope["meta"]["repairs"] == {"total_amount": "coerced:string"}
     placed = len(main) + redis_client.xlen(keyspace.dlq_stream)
     assert placed + len(failed) == len(event["Records"])
+
+
+def _raw_body(record: dict[str, Any]) -> bytes:
+    if "body" in record:
+        return str(record["body"]).encode()
+    try:
+        return base64.b64decode(record["kinesis"]["data"])
+    except ValueError:
+        return b""
 
 
 def test_full_schema_file_repairs_every_drifted_field(

@@ -12,11 +12,17 @@ from typing import Any
 import pytest
 import redis
 
+from tests.conftest import missing
+
 from .evil_sot import EvilSourceOfTruth, RecordingServer, loopback_alias_available
 from .redis_server import PrivateRedis
 
 SidecarFactory = Callable[..., Any]
-FAST_RECOVERY = {"AOS_SOT_BREAKER_RESET_SECONDS": "0.2", "AOS_SOT_BACKOFF_SECONDS": "0.01"}
+FAST_RECOVERY = {
+    "AOS_SOT_BREAKER_RESET_SECONDS": "0.2",
+    "AOS_SOT_BACKOFF_SECONDS": "0.01",
+    "AOS_VERIFY_SHARE": "1",
+}
 
 
 def sidecar_env(keys: Mapping[str, str], redis_url: str, farm_url: str) -> dict[str, str]:
@@ -30,7 +36,7 @@ def require(module: str) -> Any:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if exc.name and (exc.name == module or module.startswith(exc.name + ".")):
-            pytest.skip(f"{module} is not available yet")
+            missing(f"{module} is not available yet")
         raise
 
 
@@ -59,7 +65,7 @@ def tls_material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         check=False,
     )
     if result.returncode != 0:
-        pytest.skip(f"openssl could not make a certificate: {result.stderr.decode()[-200:]}")
+        missing(f"openssl could not make a certificate: {result.stderr.decode()[-200:]}")
     return {"cert": str(cert), "key": str(key), "ca": str(cert)}
 
 

@@ -134,6 +134,7 @@ class FuzzRig:
         """Deliver one batch; check nothing crashed, nothing failed, no stray request."""
         self.client.delete(self.keys["AOS_STREAM"], self.keys["AOS_DLQ_STREAM"])
         self.sot.clear()
+        self.sidecar.healer.local_repair_off.clear()
         result = deliver(self.sidecar, items, kinesis=kinesis)
         assert result.failed == [], "a healthy source and Redis yet items failed back"
         assert self.sot.unintended() == [], self.sot.unintended()

@@ -76,9 +76,12 @@ def finish(
 
 
 def assert_one_clear_error(stderr: str) -> None:
-    """The run ended with one error line (after any progress lines) and no traceback."""
+    """The run ended with one error line (after any progress lines and the sidecar's JSON
+    log lines) and no traceback."""
     assert "Traceback" not in stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
+    lines = [
+        line for line in stderr.splitlines() if line.strip() and not line.startswith('{"level"')
+    ]
     errors = [line for line in lines if "error" in line.lower() and "progress:" not in line]
     assert len(errors) == 1 and lines[-1] == errors[0], stderr[-2000:]
 

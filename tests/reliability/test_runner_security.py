@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import missing
+
 from .conftest import require
 from .farm_truth import FarmTruth
 from .ledger import check_ledger, drifted_invoice_ids, read_ledger
@@ -37,7 +39,7 @@ def test_runner_with_token_farm_and_tls_redis(
     try:
         server.start()
     except RuntimeError as exc:
-        pytest.skip(f"redis-server without TLS support: {exc}")
+        missing(f"redis-server without TLS support: {exc}")
     try:
         command = runner_command(farm_url=farm.url, redis_url=server.url, count=COUNT, seed=3)
         env = {**runner_env(unique_keys, server.url), "FARM_API_TOKEN": token}

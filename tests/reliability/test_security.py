@@ -11,6 +11,8 @@ import httpx
 import pytest
 import redis
 
+from tests.conftest import missing
+
 from .batches import mixed_items
 from .conftest import FAST_RECOVERY, SidecarFactory, sidecar_env
 from .delivery import deliver, redeliver_failed
@@ -191,7 +193,7 @@ def test_sidecar_over_tls_redis(
     try:
         server.start()
     except RuntimeError as exc:
-        pytest.skip(f"redis-server without TLS support: {exc}")
+        missing(f"redis-server without TLS support: {exc}")
     try:
         env = {**unique_keys, **FAST_RECOVERY, "FARM_URL": evil_sot.url}
         assert server.url.startswith("rediss://")

@@ -152,3 +152,46 @@ def test_what_the_source_says_is_echoed_short_and_well_formed(answer: Any) -> No
     message = str(caught.value)
     assert len(message) < 300, f"{len(message)}-character error message"
     assert "\n" not in message and "FORGED" not in message
+
+
+def salesforce_source(url: str, **calls: Any) -> Any:
+    from sidecar_fn.salesforce_auth import static_credentials
+    from sidecar_fn.salesforce_fields import field_mapping
+    from sidecar_fn.schema import load_schema
+    from sidecar_fn.source_calls import SourceCalls
+    from sidecar_fn.source_salesforce import SalesforceSourceOfTruth
+
+    return SalesforceSourceOfTruth(
+        url,
+        static_credentials("key", "secret"),
+        field_mapping(load_schema("sidecar_fn/schemas/invoice_full.json"), "Invoice_Number__c"),
+        calls=SourceCalls(**calls),
+    )
+
+
+def test_slow_headers_do_not_hold_a_salesforce_login_past_its_budget(
+    slow_headers: RawHttpServer,
+) -> None:
+    source = salesforce_source(slow_headers.url, timeout_s=2.0, max_attempts=3)
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailable):
+        source.fetch_many(["INV-1"], budget_s=1.5)
+    elapsed = time.monotonic() - started
+    source.close()
+    assert elapsed < 2.5, f"fetch_many(budget_s=1.5) took {elapsed:.1f} s"
+
+
+def test_a_compressed_salesforce_answer_is_refused_unread() -> None:
+    server = RawHttpServer(answer_gzip_bomb)
+    source = salesforce_source(server.url, max_attempts=1)
+    tracemalloc.start()
+    try:
+        with pytest.raises(SourceUnavailable):
+            source.fetch_many(["INV-1"], budget_s=5)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        source.close()
+        server.close()
+    assert peak < 4_000_000, f"peak {peak} bytes while refusing a {len(GZIP_BOMB)}-byte answer"
+    assert b"\r\naccept-encoding: identity\r\n" in server.heads[0].lower()

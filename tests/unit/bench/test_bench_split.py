@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from bench.runs import render, summarise
 from bench.split import BatchSplit, InstantSource, TimedSink, TimedSource, render_split
 from sidecar_fn.ports import PushResult, SinkEntry
 
@@ -14,7 +15,7 @@ class Source:
 
 
 class Sink:
-    def push(self, entries, *, source_id, received_at):  # type: ignore[no-untyped-def]
+    def push(self, entries, *, source_id, received_at, stats=None, retire=None):  # type: ignore[no-untyped-def]
         return [PushResult(True, e.outcome) for e in entries]
 
 
@@ -54,3 +55,18 @@ def test_decorators_keep_answers_and_tell_the_caller_s_pushes_apart() -> None:
     worker.start()
     worker.join()
     assert [push.on_caller for push in sink.pushes] == [True, False]
+
+
+def test_runs_summary_takes_the_median_of_run_medians() -> None:
+    def run(rate: float, ratio: float) -> dict[str, object]:
+        return {
+            "rows": [
+                {"scenario": "handle_batch mixed", "rate_median": rate, "ratio": ratio},
+                {"scenario": "cold start", "rate_median": None},
+            ]
+        }
+
+    table = summarise([run(30_000, 15.0), run(40_000, 20.0), run(20_000, 10.0)])
+    assert table[1] == ["handle_batch mixed", "30,000 (20,000-40,000)", "15.0x (10.0x-20.0x)", "-"]
+    assert len(table) == 2
+    assert "30,000 (20,000-40,000)" in render(table)

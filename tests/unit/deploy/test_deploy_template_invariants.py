@@ -36,10 +36,16 @@ def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]
 def test_function_is_python312_built_by_make_from_the_repo_root(template: dict[str, Any]) -> None:
     function = template["Resources"]["SidecarFunction"]
     assert function["Type"] == "AWS::Serverless::Function"
-    assert function["Metadata"] == {"BuildMethod": "makefile"}
+    # SAM copies only the CodeUri (sidecar_fn/, not the whole tree with its .venv) to a
+    # scratch directory, then runs the root Makefile's target from the repo root.
+    assert function["Metadata"] == {
+        "BuildMethod": "makefile",
+        "ContextPath": ".",
+        "WorkingDirectory": ".",
+    }
     props = function["Properties"]
     assert props["Runtime"] == "python3.12"
-    assert props["CodeUri"] == "."
+    assert props["CodeUri"] == "sidecar_fn"
     assert props["Handler"] == "sidecar_fn.handler.handler"
     assert props["Timeout"] == {"Ref": "FunctionTimeout"}
     assert props["MemorySize"] == {"Ref": "FunctionMemorySize"}
@@ -119,26 +125,27 @@ def test_environment_covers_the_spec_and_reads_the_token_from_the_secret(
     for name, value in variables.items():
         if name != "FARM_API_TOKEN_SECRET_ARN":
             assert "Ref" in value or "Fn::If" in value, name
-    assert template["Parameters"]["RedisUrl"]["NoEcho"] is True
+    assert template["Parameters"]["RedisAuthToken"]["NoEcho"] is True
     assert template["Parameters"]["FarmApiToken"]["NoEcho"] is True
 
 
-def test_secret_reads_are_scoped_to_the_farm_token_and_salesforce_secrets(
+def test_secret_reads_are_scoped_to_the_template_and_salesforce_secrets(
     template: dict[str, Any],
 ) -> None:
     secrets = _resources(template, "AWS::SecretsManager::Secret")
-    assert list(secrets) == ["FarmApiTokenSecret"]
-    policies = template["Resources"]["SidecarFunction"]["Properties"]["Policies"]
-    assert policies == [
-        {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "FarmApiTokenSecret"}}},
+    assert sorted(secrets) == ["FarmApiTokenSecret", "RedisAuthSecret"]
+    assert "Policies" not in template["Resources"]["SidecarFunction"]["Properties"]
+    role = template["Resources"]["SidecarFunctionRole"]["Properties"]
+    [statement] = next(p for p in role["Policies"] if p["PolicyName"] == "secrets")[
+        "PolicyDocument"
+    ]["Statement"]
+    assert statement["Resource"] == [
+        {"Ref": "FarmApiTokenSecret"},
+        {"Fn::If": ["HasRedisAuthToken", {"Ref": "RedisAuthSecret"}, {"Ref": "AWS::NoValue"}]},
         {
             "Fn::If": [
                 "HasSalesforceSecret",
-                {
-                    "AWSSecretsManagerGetSecretValuePolicy": {
-                        "SecretArn": {"Ref": "SalesforceCredentialsSecretArn"}
-                    }
-                },
+                {"Ref": "SalesforceCredentialsSecretArn"},
                 {"Ref": "AWS::NoValue"},
             ]
         },

@@ -81,9 +81,31 @@ def test_stages_carry_valid_rates_and_no_token(stage: str) -> None:
     chalice_config = json.loads((FARM_DIR / ".chalice" / "config.json").read_text())
     env = chalice_config["stages"][stage]["environment_variables"]
     assert "FARM_API_TOKEN" not in env
-    assert FarmConfig.from_env(env) == FarmConfig()
+    assert FarmConfig.from_env({**env, "FARM_API_TOKEN": "t"}) == FarmConfig(api_token="t")
 
 
 def test_drift_kind_shares_past_one_for_a_field_are_rejected() -> None:
     with pytest.raises(ValueError, match="must not exceed 1"):
         FarmConfig.from_env({"FARM_RENAMED_SHARE": "0.5", "FARM_CASE_SHARE": "0.5"})
+
+
+def test_prod_stage_refuses_to_start_without_a_token() -> None:
+    with pytest.raises(ValueError, match="FARM_API_TOKEN must be set in stage 'prod'"):
+        FarmConfig.from_env({"FARM_STAGE": "prod"})
+    with pytest.raises(ValueError, match="FARM_API_TOKEN"):
+        FarmConfig.from_env({"FARM_STAGE": "prod", "FARM_API_TOKEN": "  "})
+    assert FarmConfig.from_env({"FARM_STAGE": "prod", "FARM_API_TOKEN": "t"}).api_token == "t"
+
+
+def test_dev_stage_and_no_stage_run_open() -> None:
+    assert FarmConfig.from_env({"FARM_STAGE": "dev"}).api_token is None
+    assert FarmConfig.from_env({}).api_token is None
+
+
+def test_each_chalice_stage_names_itself() -> None:
+    config = json.loads((FARM_DIR / ".chalice" / "config.json").read_text())
+    for name, stage in config["stages"].items():
+        assert stage["environment_variables"]["FARM_STAGE"] == name
+    prod = config["stages"]["prod"]["environment_variables"]
+    with pytest.raises(ValueError, match="FARM_API_TOKEN"):
+        FarmConfig.from_env(prod)

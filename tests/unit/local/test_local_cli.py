@@ -87,6 +87,12 @@ def test_flags_override_the_sidecar_environment() -> None:
     assert "REDIS_URL" not in env
     assert stream_names(env) == ("env:stream", "d")
     assert stream_names({}) == ("aos:invoices", "aos:invoices:dlq")
+    assert "AOS_SCHEMA" not in env
+    with_schema = sidecar_environment(
+        base, redis_url=None, farm_url="http://f", source_id=None, stream=None, dlq_stream=None,
+        schema="/tmp/s.json",
+    )  # fmt: skip
+    assert with_schema["AOS_SCHEMA"] == "/tmp/s.json"
 
 
 def test_no_redis_url_means_an_embedded_redis() -> None:

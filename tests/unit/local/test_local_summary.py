@@ -97,6 +97,40 @@ def test_add_outcomes_ignores_failed_and_unknown_keys() -> None:
     assert (t.clean, t.repaired, t.retries_exhausted, t.accounted) == (2, 1, 1, 4)
 
 
+class Tally:
+    """A batch report's drift tally, as the sidecar hands it over."""
+
+    def __init__(self, kinds: dict[str, int], unexpected: dict[str, int]) -> None:
+        self.kinds = kinds
+        self.unexpected = unexpected
+        self.repaired_locally = 3
+        self.source_lookups = 1
+        self.verified = 2
+        self.verify_disagreements = 1
+
+
+def test_summary_lists_drift_per_kind_local_repairs_and_unexpected_fields() -> None:
+    t = totals()
+    t.drift.add(Tally({"renamed": 2, "missing": 1}, {"po": 1}))
+    t.drift.add(Tally({"case": 1, "renamed": 1}, {}))
+    t.drift.add(None)
+    text = summary(t, 8, 2).to_text()
+    assert "drift by kind         missing 1, renamed 3, case 1  (fields)" in text
+    assert (
+        "6  records (75% of the drifted ones with an id; 2 looked up, 4 verified, 2 disagreed)"
+        in text
+    )
+    assert "unexpected fields     po 1" in text
+    drift = summary(t, 8, 2).to_dict()["drift"]
+    assert drift["kinds"] == {"renamed": 3, "missing": 1, "case": 1}
+    assert drift["repaired_locally"] == 6
+    json.dumps(drift)
+
+
+def test_summary_without_drift_has_no_drift_lines() -> None:
+    assert "drift by kind" not in summary(totals(), 8, 2).to_text()
+
+
 def test_lookup_cache_hits_show_only_when_the_cache_is_on() -> None:
     class Sidecar:
         def __init__(self, source: object) -> None:

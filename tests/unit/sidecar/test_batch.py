@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import fakeredis
@@ -321,6 +322,41 @@ def test_deeply_nested_clean_record_keeps_its_payload(
     assert report.outcomes == {"m0": "clean"}
     [envelope] = envelopes(fake_redis)
     assert envelope["payload"] == orjson.loads(raw)
+
+
+def first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for key, value in pairs:
+        kept.setdefault(key, value)
+    return kept
+
+
+@pytest.mark.parametrize("depth", [10, 300])
+def test_a_record_with_repeated_keys_is_written_as_judged(
+    depth: int, sidecar: IngestSidecar, fake_redis: fakeredis.FakeRedis
+) -> None:
+    raw = (
+        b'{"invoice_id":"INV-999","vendor_id":"V-EVIL","status":"PAID","total_amount":1,'
+        b'"invoice_id":"INV-1","vendor_id":"V","x":' + nested(depth) + b"}"
+    )
+    judged = orjson.loads(raw)
+    report = sidecar.handle_batch(sqs(raw))
+    assert report.outcomes == {"m0": "clean"}
+    [(_, fields)] = fake_redis.xrange("unit:main")
+    as_read_first_wins = json.loads(fields[b"envelope"], object_pairs_hook=first_wins)
+    assert as_read_first_wins["payload"] == judged
+    assert as_read_first_wins["meta"]["record_id"] == judged["invoice_id"]
+
+
+def test_a_clean_record_too_deep_to_write_is_dead_lettered_as_malformed(
+    sidecar: IngestSidecar, fake_redis: fakeredis.FakeRedis
+) -> None:
+    raw = b'{"invoice_id":"INV-1","vendor_id":"V","status":"PAID","total_amount":1,"x":'
+    raw += nested(1020) + b"}"
+    report = sidecar.handle_batch(sqs(raw))
+    assert report.outcomes == {"m0": "malformed"}
+    [(_, fields)] = fake_redis.xrange("unit:dlq")
+    assert fields[b"raw"] == raw and b"too deep" in fields[b"error"]
 
 
 def test_deeply_nested_drifted_record_is_repaired_or_dead_lettered(

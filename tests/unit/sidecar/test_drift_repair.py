@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sidecar_fn.drift import drifted_fields, lookup_problem, valid_invoice_id
@@ -71,11 +71,36 @@ def test_hostile_invoice_ids_are_refused(value: object) -> None:
     assert not valid_invoice_id(value)
 
 
-@given(st.text(max_size=30))
-def test_accepted_ids_are_only_ascii_inv_digits(value: str) -> None:
-    if valid_invoice_id(value):
-        assert value.startswith("INV-")
-        assert value[4:].isascii() and value[4:].isdigit() and 1 <= len(value) - 4 <= 12
+def expected_valid(value: str) -> bool:
+    digits = value[4:]
+    return (
+        value.startswith("INV-") and digits.isascii() and digits.isdigit() and len(digits) <= 12
+    ) and len(digits) >= 1
+
+
+near_ids = st.builds(
+    lambda prefix, digits, suffix: prefix + digits + suffix,
+    st.sampled_from(["INV-", "INV-", "INV-", "inv-", "INV", "INV--", " INV-", "INV_"]),
+    st.text(alphabet=st.sampled_from("0123456789") | st.characters(categories=["Nd"]), max_size=14),
+    st.sampled_from(["", "", "", "\n", " ", "/", ",INV-2", "\x00"]),
+)
+
+
+@given(near_ids | st.text(max_size=30))
+def test_accepted_ids_are_exactly_ascii_inv_and_1_to_12_digits(value: str) -> None:
+    assert valid_invoice_id(value) == expected_valid(value)
+
+
+def test_the_id_property_reaches_both_answers() -> None:
+    seen: set[bool] = set()
+
+    @settings(max_examples=300, derandomize=True, database=None)
+    @given(near_ids)
+    def record(value: str) -> None:
+        seen.add(valid_invoice_id(value))
+
+    record()
+    assert seen == {True, False}
 
 
 def test_lookup_problem() -> None:

@@ -106,3 +106,14 @@ def test_events_that_are_not_batches(event: object) -> None:
 
 def test_empty_batch() -> None:
     assert parse_event({"Records": []}) == []
+
+
+@pytest.mark.parametrize("noise", ["*", "\n", " ", "!"])
+def test_kinesis_data_with_characters_outside_base64_is_malformed(noise: str) -> None:
+    encoded = base64.b64encode(b'{"invoice_id": "INV-1", "vendor_id": "V-1"}').decode()
+    data = encoded[:8] + noise + encoded[8:]
+    assert base64.b64decode(data) == base64.b64decode(encoded), "a lenient decoder reads it"
+    event = {"Records": [{"kinesis": {"sequenceNumber": "1", "data": data}}]}
+    [item] = parse_event(event)
+    assert item.problem == "Kinesis data is not base64"
+    assert item.raw == data.encode()

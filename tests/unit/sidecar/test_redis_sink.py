@@ -117,3 +117,54 @@ def test_script_forgotten_by_redis_is_loaded_again(fake_redis: fakeredis.FakeRed
     fake_redis.script_flush()
     assert push(sink, [SinkEntry("b", "clean", b"{}", "")]) == [PushResult(True, "clean")]
     assert fake_redis.xlen("m") == 2
+
+
+class _ScriptedConnection:
+    def __init__(self, reply: object) -> None:
+        self.reply = reply
+
+    def send_packed_command(self, command: list[bytes], check_health: bool = True) -> None:
+        return None
+
+    def read_response(self) -> object:
+        return self.reply
+
+    def disconnect(self) -> None:
+        return None
+
+
+class _ScriptedRoute:
+    """A route whose server answers the batch call with a scripted reply."""
+
+    attempts = 1
+
+    def __init__(self, reply: object) -> None:
+        self.connection = _ScriptedConnection(reply)
+
+    def pool(self, slot_key: bytes) -> _ScriptedRoute:
+        return self
+
+    def get_connection(self) -> _ScriptedConnection:
+        return self.connection
+
+    def release(self, connection: object) -> None:
+        return None
+
+    def rerouted(self, error: object, attempt: int) -> None:
+        return None
+
+
+@pytest.mark.parametrize("reply", [[1], [1, 1, 1], [], b"OK", None])
+def test_a_reply_not_aligned_with_the_batch_is_sink_unavailable(
+    fake_redis: fakeredis.FakeRedis, reply: object
+) -> None:
+    sink = RedisStreamSink(
+        fake_redis,
+        stream="m",
+        dlq_stream="d",
+        seen_ttl_s=60,
+        route=_ScriptedRoute(reply),  # type: ignore[arg-type]
+    )
+    entries = [SinkEntry("a", "clean", b"{}", ""), SinkEntry("b", "clean", b"{}", "")]
+    with pytest.raises(SinkUnavailable, match="unexpected reply"):
+        sink.push(entries, source_id="s", received_at="t")

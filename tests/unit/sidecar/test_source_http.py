@@ -248,3 +248,13 @@ def test_drip_fed_answer_is_cut_at_the_deadline() -> None:
         source.fetch_many(["INV-1"], budget_s=1.0)
     assert len(sent) == 8
     assert len(farm.requests) == 1
+
+
+def test_backoff_doubles_up_to_its_cap_of_one_second() -> None:
+    farm = Farm()
+    farm.queued = [error(503, "SERVER_UNAVAILABLE")] * 6
+    clock = Clock()
+    source = make(farm, clock, max_attempts=6, backoff_s=0.3, default_budget_s=60.0)
+    with pytest.raises(SourceUnavailable, match="6 attempt"):
+        source.fetch_many(["INV-1"])
+    assert clock.sleeps == [0.3, 0.6, 1.0, 1.0, 1.0]

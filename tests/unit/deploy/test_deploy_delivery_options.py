@@ -1,4 +1,4 @@
-"""template.yaml's FIFO option: both queues turn FIFO together, deduplicated by content."""
+"""template.yaml's delivery options: FIFO queue pair, dedupe key, Redis Cluster."""
 
 from __future__ import annotations
 
@@ -40,3 +40,22 @@ def test_fifo_trigger_rule_keeps_batches_within_what_fifo_allows(template: dict[
     rule = template["Rules"]["FifoBatches"]
     assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "QueueType"}, "fifo"]}
     assert len(rule["Assertions"]) == 2
+
+
+def test_cluster_mode_leaves_default_stream_names_to_the_sidecar(template: dict[str, Any]) -> None:
+    env = template["Resources"]["SidecarFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["AOS_REDIS_CLUSTER"] == {"Ref": "AosRedisCluster"}
+    assert env["AOS_REDIS_WAIT_REPLICAS"] == {"Ref": "AosRedisWaitReplicas"}
+    assert env["AOS_STREAM"] == {
+        "Fn::If": ["ClusterDefaultStream", {"Ref": "AWS::NoValue"}, {"Ref": "AosStream"}]
+    }
+    default = template["Parameters"]["AosStream"]["Default"]
+    condition = template["Conditions"]["ClusterDefaultStream"]["Fn::And"]
+    assert condition[1] == {"Fn::Equals": [{"Ref": "AosStream"}, default]}
+
+
+def test_dedupe_key_is_passed_only_when_given(template: dict[str, Any]) -> None:
+    env = template["Resources"]["SidecarFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["AOS_DEDUPE_KEY"] == {
+        "Fn::If": ["HasDedupeKey", {"Ref": "AosDedupeKey"}, {"Ref": "AWS::NoValue"}]
+    }
