@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from sidecar_fn.replays import Replay, replay_item_id
 from sidecar_fn.settings import Settings
 from sidecar_fn.wiring import build_sidecar
 from tests.conftest import IN_CI
-from tests.integration.redis_cluster import FIRST_PORT, LocalCluster, tools_missing
+from tests.integration.redis_cluster import LocalCluster, tools_missing
 from tests.unit.sidecar.fakes import CapturedLogger, FakeSource, RecordingMetrics, pristine
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -30,8 +29,7 @@ def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
         if IN_CI:
             pytest.fail(f"a local Redis Cluster is required: {problem}", pytrace=False)
         pytest.skip(problem)
-    port = int(os.environ.get("AOS_TEST_CLUSTER_PORT", FIRST_PORT))
-    local = LocalCluster(tmp_path / "cluster", first_port=port)
+    local = LocalCluster(tmp_path / "cluster")
     try:
         local.create()
         local.wait_healthy()
