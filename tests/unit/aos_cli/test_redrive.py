@@ -71,3 +71,34 @@ def test_the_summary_reconciles_only_when_the_streams_moved_by_the_outcomes() ->
     summary.main_added = 2
     assert not summary.reconciled
     assert "NO:" in summary.to_text()
+
+
+def test_select_filters_by_reason_source_since_and_limit() -> None:
+    from datetime import UTC, datetime
+
+    import fakeredis
+
+    from aos.redrive import Redrive, RedriveOptions
+
+    class Sidecar:
+        source_id = "src"
+
+    client = fakeredis.FakeRedis()
+    rows = [
+        ("1000-0", "retries_exhausted", "src"),
+        ("2000-0", "malformed", "src"),
+        ("3000-0", "retries_exhausted", "other"),
+        ("4000-0", "retries_exhausted", "src"),
+        ("5000-0", "retries_exhausted", "src"),
+    ]
+    for entry_id, reason, source in rows:
+        client.xadd(
+            "dlq", {**ENTRY, b"reason": reason.encode(), b"source_id": source.encode()}, id=entry_id
+        )
+    redrive = Redrive(client, Sidecar(), "dlq", "main")  # type: ignore[arg-type]
+
+    chosen, _ = redrive.select(RedriveOptions("retries_exhausted"))
+    assert [r.retirement.entry_id for r in chosen] == ["1000-0", "4000-0", "5000-0"]
+    since = datetime.fromtimestamp(3.5, tz=UTC)
+    chosen, _ = redrive.select(RedriveOptions("retries_exhausted", since=since, limit=1))
+    assert [r.retirement.entry_id for r in chosen] == ["4000-0"]
