@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from tests.conftest import IN_CI
+from tests.integration.redis_cluster import LocalCluster, tools_missing
 from tests.integration.sqs_queues import MOTO_CREDENTIALS, REGION
 
 
@@ -20,3 +23,20 @@ def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.delenv("FARM_API_TOKEN", raising=False)
     with mock_aws():
         yield boto3.client("sqs", region_name=REGION)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """A real three-primary Redis Cluster of this test's own (fails in CI without the tools)."""
+    problem = tools_missing()
+    if problem is not None:
+        if IN_CI:
+            pytest.fail(f"a local Redis Cluster is required: {problem}", pytrace=False)
+        pytest.skip(problem)
+    local = LocalCluster(tmp_path / "cluster")
+    try:
+        local.create()
+        local.wait_healthy()
+        yield local
+    finally:
+        local.stop()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import orjson
 import pytest
 from redis.cluster import RedisCluster
@@ -15,27 +12,10 @@ from sidecar_fn.ports import Retirement
 from sidecar_fn.replays import Replay, replay_item_id
 from sidecar_fn.settings import Settings
 from sidecar_fn.wiring import build_sidecar
-from tests.conftest import IN_CI
-from tests.integration.redis_cluster import LocalCluster, tools_missing
+from tests.integration.redis_cluster import LocalCluster
 from tests.unit.sidecar.fakes import CapturedLogger, FakeSource, RecordingMetrics, pristine
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    problem = tools_missing()
-    if problem is not None:
-        if IN_CI:
-            pytest.fail(f"a local Redis Cluster is required: {problem}", pytrace=False)
-        pytest.skip(problem)
-    local = LocalCluster(tmp_path / "cluster")
-    try:
-        local.create()
-        local.wait_healthy()
-        yield local
-    finally:
-        local.stop()
 
 
 def test_statistics_and_replays_share_the_batch_slot(cluster: LocalCluster) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import orjson
 import pytest
@@ -16,8 +15,7 @@ from local.events import sqs_record
 from sidecar_fn.settings import Settings
 from sidecar_fn.sidecar import IngestSidecar
 from sidecar_fn.wiring import build_sidecar
-from tests.conftest import IN_CI
-from tests.integration.redis_cluster import LocalCluster, tools_missing
+from tests.integration.redis_cluster import LocalCluster
 from tests.unit.sidecar.fakes import CapturedLogger, FakeSource, RecordingMetrics, pristine
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -25,21 +23,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SOURCE = "mulesoft-invoices"
 STREAM, DLQ = "aos:{mulesoft-invoices}:invoices", "aos:{mulesoft-invoices}:invoices:dlq"
 BATCHES, BATCH_SIZE = 40, 25
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    problem = tools_missing()
-    if problem is not None:
-        if IN_CI:
-            pytest.fail(f"a local Redis Cluster is required: {problem}", pytrace=False)
-        pytest.skip(problem)
-    local = LocalCluster(tmp_path / "cluster")
-    try:
-        local.create()
-        yield local
-    finally:
-        local.stop()
 
 
 def sidecar_on(cluster: LocalCluster, port: int, **env: str) -> IngestSidecar:
