@@ -175,7 +175,7 @@ def run_redrive(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     )
     try:
         summary = Redrive(client, sidecar, settings.dlq_stream, settings.stream).run(options)
-    except redis.RedisError as exc:
+    except (redis.RedisError, SidecarError) as exc:
         raise CommandError(f"Redis failed during the redrive: {exc}") from exc
     finally:
         client.close()

@@ -9,8 +9,15 @@ the median, over its batches, of the difference between a batch with statistics 
 adjacent one without (paired, so that load from other processes cancels out as far as it
 can). Because other processes do blur that difference, the headline figure adds its two
 components measured apart: the Python time (paired batches on a sink that writes nothing)
-and the Redis server's own time per EVALSHA (`INFO commandstats`). The summary gives the
-median and range over rounds.
+and the Redis server's own time per EVALSHA (`INFO commandstats`). On a busy machine
+every mean and median moves with the neighbours' load, so two figures resist it: the
+CPU figures (the client thread's CPU time and the Redis server's own CPU, `INFO cpu`,
+per batch; the write's CPU is the client's packing and reply reading plus Redis's), and
+the floor figures (the fastest batch of each kind in a round). The headline, `isolated_*`,
+times the statistics' own parts alone, many times, and keeps the fastest tenth: the
+Python that builds the contributions and their arguments, and the same batch script
+call with and without statistics on fresh ids (see `floor_costs`). The
+summary gives the median and range over rounds.
 """
 
 from __future__ import annotations
@@ -59,6 +66,7 @@ class TimedSink:
 
     inner: StreamSink
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
 
     def push(
         self,
@@ -70,13 +78,14 @@ class TimedSink:
         retire: Sequence[Retirement | None] | None = None,
     ) -> list[PushResult]:
         """Push through the wrapped sink, timed."""
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             return self.inner.push(
                 entries, source_id=source_id, received_at=received_at, stats=stats, retire=retire
             )
         finally:
             self.seconds.append(time.perf_counter() - started)
+            self.cpu_seconds.append(time.thread_time() - cpu)
 
 
 def _sidecar(redis_url: str, source: DictSource, stats_ttl: str) -> tuple[IngestSidecar, TimedSink]:
@@ -118,17 +127,29 @@ class NoWriteSink:
         return [PushResult(True, entry.outcome) for entry in entries]
 
 
+def server_cpu_seconds(client: redis.Redis) -> float:
+    """CPU the Redis server has used so far (user + system), which neighbours' load on the
+    machine does not inflate the way it inflates wall time."""
+    cpu = client.info("cpu")
+    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+
+
 def server_usec_per_call(client: redis.Redis) -> float:
     """Redis's own time per EVALSHA (INFO commandstats), which client load does not blur."""
     stats = client.info("commandstats").get("cmdstat_evalsha", {})
     return float(stats.get("usec_per_call", 0.0))
 
 
-def python_extra(sources: tuple[IngestSidecar, IngestSidecar], texts: Sequence[str]) -> float:
-    """Median over 200 paired batches of the Python time statistics add (no Redis)."""
+def python_extra(
+    sources: tuple[IngestSidecar, IngestSidecar], texts: Sequence[str]
+) -> tuple[float, float]:
+    """The Python time statistics add (no Redis), over 200 paired batches: the median of
+    the differences, and the difference of the fastest batches (a floor that other load
+    on the machine can only raise)."""
     on, off = sources
     on.sink = off.sink = NoWriteSink()
     differences = []
+    fastest = {"on": float("inf"), "off": float("inf")}
     for n in range(200):
         spent = {}
         for name, sidecar in (("on", on), ("off", off)) if n % 2 else (("off", off), ("on", on)):
@@ -136,8 +157,140 @@ def python_extra(sources: tuple[IngestSidecar, IngestSidecar], texts: Sequence[s
             started = time.perf_counter()
             sidecar.handle_batch(event)
             spent[name] = time.perf_counter() - started
+            fastest[name] = min(fastest[name], spent[name])
         differences.append(spent["on"] - spent["off"])
-    return statistics.median(differences) * 1e6
+    return statistics.median(differences) * 1e6, (fastest["on"] - fastest["off"]) * 1e6
+
+
+@dataclass
+class CapturingSink:
+    """StreamSink that keeps the last batch's arguments and reports every entry new."""
+
+    entries: Sequence[SinkEntry] = ()
+    stats: BatchStats | None = None
+    received_at: str = ""
+
+    def push(
+        self,
+        entries: Sequence[SinkEntry],
+        *,
+        source_id: str,
+        received_at: str,
+        stats: BatchStats | None = None,
+        retire: Sequence[Retirement | None] | None = None,
+    ) -> list[PushResult]:
+        """Keep the batch; pretend to write it."""
+        self.entries, self.stats, self.received_at = entries, stats, received_at
+        return [PushResult(True, entry.outcome) for entry in entries]
+
+
+def _fastest(samples: Sequence[float], share: float = 0.1) -> float:
+    """Mean of the fastest `share` of `samples`: what a run costs when nothing else
+    competes for the CPU (neighbours' load only ever adds)."""
+    ordered = sorted(samples)
+    keep = ordered[: max(1, int(len(ordered) * share))]
+    return sum(keep) / len(keep)
+
+
+def floor_costs(redis_url: str, source: DictSource, texts: Sequence[str], calls: int) -> Floor:
+    """The statistics' own work, each part timed alone many times, fastest runs kept.
+
+    Python: the contributions and their table (`_batch_stats`) and their arguments
+    (`_stats_args`), fastest tenth. Redis: the same batch script call with and without
+    statistics, each on fresh item ids (every item new, the common case), alternated; the
+    extra is the median of adjacent pairs' differences, the write the fastest tenth of the
+    calls without statistics.
+    """
+    from sidecar_fn.redis_sink import RedisStreamSink, _stats_args
+
+    sidecar, _ = _sidecar(redis_url, source, str(35 * 24 * 3600))
+    capture = CapturingSink()
+    sidecar.sink = capture
+    kept: dict[str, Any] = {}
+    build = sidecar._batch_stats
+
+    def spy(*args: Any) -> BatchStats:
+        kept["args"] = args
+        return build(*args)
+
+    sidecar._batch_stats = spy  # type: ignore[method-assign,assignment]
+    sidecar.handle_batch(sqs_event(texts, id_prefix="floor"))
+    sidecar._batch_stats = build  # type: ignore[method-assign]
+    stats = capture.stats
+    assert stats is not None
+    python = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        _stats_args(build(*kept["args"]))
+        python.append(time.perf_counter() - started)
+    client = redis.Redis.from_url(redis_url)
+    tag = uuid.uuid4().hex[:8]
+    sink = RedisStreamSink(
+        client,
+        stream=f"bench:{tag}:main",
+        dlq_stream=f"bench:{tag}:dlq",
+        seen_ttl_s=600,
+        stream_maxlen=20000,
+        dlq_maxlen=20000,
+    )
+    spent: dict[str, list[float]] = {"with": [], "without": []}
+    inside: dict[str, list[float]] = {"with": [], "without": []}
+    client.config_set("slowlog-log-slower-than", 0)
+    client.config_set("slowlog-max-len", 4)
+    for n in range(calls):
+        for name in ("with", "without") if n % 2 else ("without", "with"):
+            entries = [e._replace(item_id=f"{name}-{n}-{e.item_id}") for e in capture.entries]
+            command = sink._pack(
+                entries, f"bench-{tag}", capture.received_at, stats if name == "with" else None
+            )
+            client.slowlog_reset()
+            started = time.perf_counter()
+            sink._evalsha(command)
+            spent[name].append(time.perf_counter() - started)
+            logged = [e for e in client.slowlog_get(4) if b"EVALSHA" in e["command"][:16]]
+            if logged:
+                inside[name].append(logged[0]["duration"] / 1e6)
+    client.config_set("slowlog-log-slower-than", 10000)
+    client.close()
+    pairs = zip(spent["with"], spent["without"], strict=True)
+    return Floor(
+        python_us=_fastest(python) * 1e6,
+        write_with_us=_fastest(spent["with"]) * 1e6,
+        write_without_us=_fastest(spent["without"]) * 1e6,
+        script_extra_us=statistics.median(a - b for a, b in pairs) * 1e6,
+        inside_with_us=_fastest(inside["with"]) * 1e6 if inside["with"] else 0.0,
+        inside_without_us=_fastest(inside["without"]) * 1e6 if inside["without"] else 0.0,
+    )
+
+
+@dataclass(frozen=True)
+class Floor:
+    """Uncontended costs of one batch, microseconds."""
+
+    python_us: float
+    write_with_us: float
+    write_without_us: float
+    script_extra_us: float
+    """Median over adjacent pairs of (call with statistics - call without)."""
+    inside_with_us: float = 0.0
+    """The script's own run time inside Redis (SLOWLOG duration), fastest tenth."""
+    inside_without_us: float = 0.0
+
+    @property
+    def inside_share(self) -> float:
+        """(Python + the script's extra run time inside Redis) / the call without."""
+        extra = self.python_us + self.inside_with_us - self.inside_without_us
+        return extra / self.write_without_us
+
+    @property
+    def extra_us(self) -> float:
+        """Python work plus the script's extra work."""
+        return self.python_us + self.script_extra_us
+
+    @property
+    def share(self) -> float:
+        """The extra as a share of the write without statistics."""
+        return self.extra_us / self.write_without_us
 
 
 def _truth(farm_url: str, texts: Sequence[str]) -> DictSource:
@@ -167,6 +320,41 @@ class Round:
     server_with: float
     server_without: float
     python: float
+    floor_with: float
+    """Fastest write with statistics in the round (microseconds)."""
+    floor_without: float
+    cpu_batch_with: float = 0.0
+    """Client thread CPU per batch (whole batch path), microseconds."""
+    cpu_batch_without: float = 0.0
+    cpu_push_without: float = 0.0
+    """Client thread CPU of the write (packing, sending, reading the reply) per batch."""
+    redis_cpu_with: float = 0.0
+    """Redis server CPU per batch, microseconds."""
+    redis_cpu_without: float = 0.0
+    python_floor: float = 0.0
+    floor: Floor | None = None
+
+    @property
+    def cpu_extra(self) -> float:
+        """CPU statistics add per batch: client and Redis server."""
+        client = self.cpu_batch_with - self.cpu_batch_without
+        return client + self.redis_cpu_with - self.redis_cpu_without
+
+    @property
+    def cpu_write(self) -> float:
+        """CPU of the write without statistics: the client's share plus Redis's."""
+        return self.cpu_push_without + self.redis_cpu_without
+
+    @property
+    def cpu_share(self) -> float:
+        """The CPU extra as a share of the write's CPU."""
+        return self.cpu_extra / self.cpu_write
+
+    @property
+    def floor_share(self) -> float:
+        """(Python floor + write floor with - write floor without) / write floor without."""
+        extra = self.python_floor + self.floor_with - self.floor_without
+        return extra / self.floor_without
 
     @property
     def components(self) -> float:
@@ -207,15 +395,23 @@ def measure(
         for server in servers:
             server.config_resetstat()
         times: dict[str, list[float]] = {"on": [], "off": []}
+        cpu: dict[str, float] = {"on": 0.0, "off": 0.0}
         on_sink.seconds.clear()
         off_sink.seconds.clear()
+        off_sink.cpu_seconds.clear()
+        redis_before = [server_cpu_seconds(server) for server in servers]
         for n in range(batches):
             order = [("on", on), ("off", off)] if n % 2 else [("off", off), ("on", on)]
             for name, sidecar in order:
                 event = sqs_event(texts, id_prefix=uuid.uuid4().hex)
-                started = time.perf_counter()
+                started, thread_cpu = time.perf_counter(), time.thread_time()
                 sidecar.handle_batch(event)
                 times[name].append(time.perf_counter() - started)
+                cpu[name] += time.thread_time() - thread_cpu
+        redis_used = [
+            server_cpu_seconds(server) - before
+            for server, before in zip(servers, redis_before, strict=True)
+        ]
         differences = [a - b for a, b in zip(times["on"], times["off"], strict=True)]
         results.append(
             Round(
@@ -227,12 +423,21 @@ def measure(
                 server_with=server_usec_per_call(servers[0]),
                 server_without=server_usec_per_call(servers[1]),
                 python=0.0,
+                floor_with=min(on_sink.seconds) * 1e6,
+                floor_without=min(off_sink.seconds) * 1e6,
+                cpu_batch_with=cpu["on"] / batches * 1e6,
+                cpu_batch_without=cpu["off"] / batches * 1e6,
+                cpu_push_without=sum(off_sink.cpu_seconds) / batches * 1e6,
+                redis_cpu_with=redis_used[0] / batches * 1e6,
+                redis_cpu_without=redis_used[1] / batches * 1e6,
             )
         )
+    for result in results:
+        result.floor = floor_costs(redis_urls[0], source, texts, calls=max(60, batches * 3))
     python_on, _ = _sidecar(redis_urls[0], source, str(35 * 24 * 3600))
     python_off, _ = _sidecar(redis_urls[1], source, "0")
     for result in results:
-        result.python = python_extra((python_on, python_off), texts)
+        result.python, result.python_floor = python_extra((python_on, python_off), texts)
     return results
 
 
@@ -257,6 +462,34 @@ def summary(results: Sequence[Round]) -> dict[str, Any]:
         "python_extra_us": spread([r.python for r in results]),
         "extra_us_python_plus_server": spread([r.components for r in results]),
         "extra_share_of_write_pct": spread([100 * r.components_share for r in results]),
+        "cpu_us_client_batch_with_stats": spread([r.cpu_batch_with for r in results]),
+        "cpu_us_client_batch_without_stats": spread([r.cpu_batch_without for r in results]),
+        "cpu_us_redis_with_stats": spread([r.redis_cpu_with for r in results]),
+        "cpu_us_redis_without_stats": spread([r.redis_cpu_without for r in results]),
+        "cpu_us_write_without_stats": spread([r.cpu_write for r in results]),
+        "cpu_us_extra_per_batch": spread([r.cpu_extra for r in results]),
+        "cpu_extra_share_of_write_pct": spread([100 * r.cpu_share for r in results]),
+        "isolated_python_us": spread([r.floor.python_us for r in results if r.floor]),
+        "isolated_write_us_with_stats": spread([r.floor.write_with_us for r in results if r.floor]),
+        "isolated_write_us_without_stats": spread(
+            [r.floor.write_without_us for r in results if r.floor]
+        ),
+        "isolated_script_extra_us": spread([r.floor.script_extra_us for r in results if r.floor]),
+        "isolated_extra_us": spread([r.floor.extra_us for r in results if r.floor]),
+        "inside_redis_us_with_stats": spread([r.floor.inside_with_us for r in results if r.floor]),
+        "inside_redis_us_without_stats": spread(
+            [r.floor.inside_without_us for r in results if r.floor]
+        ),
+        "inside_extra_share_of_write_pct": spread(
+            [100 * r.floor.inside_share for r in results if r.floor]
+        ),
+        "isolated_extra_share_of_write_pct": spread(
+            [100 * r.floor.share for r in results if r.floor]
+        ),
+        "write_floor_us_with_stats": spread([r.floor_with for r in results]),
+        "write_floor_us_without_stats": spread([r.floor_without for r in results]),
+        "python_floor_extra_us": spread([r.python_floor for r in results]),
+        "floor_share_of_write_pct": spread([100 * r.floor_share for r in results]),
         "paired_end_to_end_extra_us": spread([r.extra for r in results]),
         "paired_share_of_write_pct": spread([100 * r.share for r in results]),
     }

@@ -121,3 +121,26 @@ def test_the_console_script_prints_a_table_and_reports_errors_in_one_line(
         timeout=60,
     )
     assert usage.returncode == 2 and usage.stderr.count("\n") == 1
+
+
+def test_aos_run_is_the_local_runner() -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "aos", "run", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--max-attempts" in done.stdout and "--farm-url" in done.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "aos", "run", "--count", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
