@@ -10,6 +10,7 @@ from typing import Any
 from sidecar_fn.drift_stats import (
     DRIFT_PREFIX,
     DRIFTED,
+    KIND_PREFIX,
     RECORDS,
     REPAIRED_PREFIX,
     UNEXPECTED_PREFIX,
@@ -42,6 +43,8 @@ class Row:
     drift: dict[str, int] = field(default_factory=dict)
     repaired: dict[str, int] = field(default_factory=dict)
     unexpected: dict[str, int] = field(default_factory=dict)
+    kinds: dict[str, int] = field(default_factory=dict)
+    """Drifted fields per kind of drift (missing, null, empty, wrong_type, renamed, ...)."""
 
     @property
     def drift_rate(self) -> dict[str, float]:
@@ -71,6 +74,7 @@ class Row:
             (self.drift, other.drift),
             (self.repaired, other.repaired),
             (self.unexpected, other.unexpected),
+            (self.kinds, other.kinds),
         ):
             for name, count in theirs.items():
                 mine[name] = mine.get(name, 0) + count
@@ -87,6 +91,7 @@ class Row:
             "repair_rate": round(self.repair_rate, 6),
             "dead_letters": self.dead_letters,
             "unexpected": dict(sorted(self.unexpected.items())),
+            "drift_kinds": dict(sorted(self.kinds.items())),
         }
 
 
@@ -113,6 +118,8 @@ def row_from_bucket(label: str, bucket: Mapping[str, int]) -> Row:
             row.repaired[name[len(REPAIRED_PREFIX) :]] = count
         elif name.startswith(UNEXPECTED_PREFIX):
             row.unexpected[name[len(UNEXPECTED_PREFIX) :]] = count
+        elif name.startswith(KIND_PREFIX):
+            row.kinds[name[len(KIND_PREFIX) :]] = count
         else:
             row.outcomes[name] = count
     return row
@@ -199,4 +206,8 @@ def render_text(report: Report) -> str:
         f"{k} {v:,}" for k, v in sorted(total.unexpected.items(), key=lambda kv: -kv[1])
     )
     out.append(f"unexpected fields: {unexpected or 'none'}")
+    kinds = ", ".join(
+        f"{k} {v:,}" for k, v in sorted(total.kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+    out.append(f"drift kinds (fields): {kinds or 'none'}")
     return "\n".join(out)

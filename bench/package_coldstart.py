@@ -50,10 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, bytecode in variants:
             task = read_only_copy(package, root / f"task-{bytecode}", bytecode=bytecode)
             try:
-                imports, walls = lambda_import_seconds(python312, task, env, args.runs)
+                imports, cpu, walls = lambda_import_seconds(python312, task, env, args.runs)
             finally:
                 make_writable(task)
             print(_line(f"import sidecar_fn.handler, {name}", imports))
+            print(_line(f"import CPU time, {name}", cpu))
             print(_line(f"whole process, {name}", walls))
     return 0
 

@@ -78,3 +78,12 @@ def unexpected_fields(record: Mapping[str, Any], schema: Schema) -> list[str]:
     if known is None or known.issuperset(record):
         return []
     return [key for key in record if key not in known]
+
+
+def drift_kinds_of(
+    record: Mapping[str, Any], drifted: Sequence[str], schema: Schema
+) -> tuple[str, ...]:
+    """The kinds of drift of `drifted`, in order (for a record outside the batch path)."""
+    specs = {spec.name: spec for spec in schema.fields}
+    found = classify(record, drifted, specs, AliasIndex.from_schema(schema))
+    return tuple(found[name].kind for name in drifted)

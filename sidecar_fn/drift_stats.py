@@ -22,6 +22,7 @@ DRIFTED = "drifted"
 DRIFT_PREFIX = "drift:"
 REPAIRED_PREFIX = "repaired:"
 UNEXPECTED_PREFIX = "unexpected:"
+KIND_PREFIX = "kind:"
 MAX_UNEXPECTED_PER_RECORD = 16
 MAX_FIELD_NAME = 64
 MORE_UNEXPECTED = "(more)"
@@ -77,13 +78,17 @@ def contribution(
     drifted: Sequence[str] = (),
     repaired: Sequence[str] = (),
     unexpected: Sequence[str] = (),
+    kinds: Sequence[str] = (),
 ) -> Contribution:
     """What a newly recorded item adds: `records`, its outcome, `drifted` and `drift:<f>`
-    when it drifted, `repaired:<f>` per field filled, `unexpected:<f>` per extra field."""
+    when it drifted, `kind:<k>` per drifted field of kind k (missing, null, empty,
+    wrong_type, renamed, case, invalid), `repaired:<f>` per field filled, `unexpected:<f>`
+    per extra field."""
     pairs = [(RECORDS, 1), (outcome, 1)]
     if drifted:
         pairs.append((DRIFTED, 1))
         pairs += [(DRIFT_PREFIX + name, 1) for name in drifted]
+        pairs += sorted(Counter(KIND_PREFIX + kind for kind in kinds).items())
     pairs += [(REPAIRED_PREFIX + name, 1) for name in repaired]
     pairs += [(UNEXPECTED_PREFIX + name, 1) for name in unexpected]
     return tuple(pairs)
@@ -172,7 +177,8 @@ class ContributionCache:
 
     def __init__(self, limit: int = 10_000) -> None:
         self._known: dict[
-            tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], Contribution
+            tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]],
+            Contribution,
         ] = {}
         self._limit = limit
 
@@ -182,14 +188,17 @@ class ContributionCache:
         drifted: tuple[str, ...] = (),
         repaired: tuple[str, ...] = (),
         unexpected: tuple[str, ...] = (),
+        kinds: tuple[str, ...] = (),
     ) -> Contribution:
         """The shared `contribution(...)` object for these arguments."""
-        key = (outcome, drifted, repaired, unexpected)
+        key = (outcome, drifted, repaired, unexpected, kinds)
         known = self._known.get(key)
         if known is not None:
             return known
         if len(self._known) >= self._limit:
             self._known.clear()
-        built = contribution(outcome, drifted=drifted, repaired=repaired, unexpected=unexpected)
+        built = contribution(
+            outcome, drifted=drifted, repaired=repaired, unexpected=unexpected, kinds=kinds
+        )
         self._known[key] = built
         return built

@@ -70,6 +70,11 @@ class Triage:
         """Field to kind of drift."""
         return {name: found.kind for name, found in self.drift.items()}
 
+    @property
+    def kind_list(self) -> tuple[str, ...]:
+        """The kinds of drift, in the order of the drifted fields."""
+        return tuple(found.kind for found in self.drift.values())
+
 
 class Healer:
     """Classifies and repairs drifted records for one schema (see the module docstring)."""

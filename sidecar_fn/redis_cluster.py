@@ -22,6 +22,11 @@ from redis.cluster import RedisCluster
 from redis.exceptions import ClusterDownError, RedisClusterException, SlotNotCoveredError
 from redis.retry import Retry
 
+RESP_VERSION = 2
+"""The protocol the clients speak, whatever redis-py's default (RESP3 since redis-py 8):
+every Redis and ElastiCache engine answers RESP2 (RESP3 needs HELLO, Redis 6+), and the
+sink's hand-packed batch call reads its reply the same way on either."""
+
 
 def build_cluster_client(url: str, timeout_s: float, password: str | None = None) -> RedisCluster:
     """A cluster client that discovers the topology from `url`, which may name any node
@@ -34,6 +39,7 @@ def build_cluster_client(url: str, timeout_s: float, password: str | None = None
         socket_connect_timeout=timeout_s,
         socket_keepalive=True,
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.2), retries=1),
+        protocol=RESP_VERSION,
     )
 
 

@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 
 from sidecar_fn.dedupe import keyed_by_version
 from sidecar_fn.drift import drifted_fields, lookup_problem
-from sidecar_fn.drift_kinds import unexpected_fields
+from sidecar_fn.drift_kinds import drift_kinds_of, unexpected_fields
 from sidecar_fn.drift_stats import (
     NOTHING,
     STATS_TTL_S,
@@ -69,8 +69,9 @@ _UNSET = SinkEntry("", PROBE, b"", "")
 NO_TIME_LEFT = "no time left before the invocation deadline to ask the source of truth"
 _CLEAN_CONTRIBUTION = contribution(CLEAN)
 _MALFORMED_CONTRIBUTION = contribution(MALFORMED)
-Drifts = dict[int, tuple[dict[str, Any], tuple[str, ...]]]
-"""Entry index -> (record, drifted fields) of the batch's drifted records."""
+Drifts = dict[int, tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]]
+"""Entry index -> (record, drifted fields, their kinds of drift) of the batch's drifted
+records."""
 
 
 def _raw_contribution(raw: bytes, outcome: str, schema: Schema) -> Contribution:
@@ -82,10 +83,12 @@ def _raw_contribution(raw: bytes, outcome: str, schema: Schema) -> Contribution:
         return contribution(outcome)
     if type(record) is not dict:
         return contribution(outcome)
+    drifted = drifted_fields(record, schema)
     return contribution(
         outcome,
-        drifted=drifted_fields(record, schema),
+        drifted=drifted,
         unexpected=unexpected_names(record, schema.known),
+        kinds=drift_kinds_of(record, drifted, schema),
     )
 
 
@@ -404,7 +407,7 @@ class IngestSidecar:
             report.drifted += 1
             triage = self.healer.triage(item.item_id, record, drifted, report.drift)
             record = triage.record
-            drifts[len(entries)] = (record, drifted)
+            drifts[len(entries)] = (record, drifted, triage.kind_list)
             self._note_unexpected(item.item_id, record, report, unexpected)
             problem = lookup_problem(record) if triage.needs_source else None
             if problem is not None and not triage.remaining:
@@ -515,7 +518,7 @@ class IngestSidecar:
         self.metrics.publish(report.metrics())
         if written and drifts:
             drift_counts: dict[str, int] = {}
-            for index, (_, drifted) in drifts.items():
+            for index, (_, drifted, _) in drifts.items():
                 if written[index]:
                     for name in drifted:
                         drift_counts[name] = drift_counts.get(name, 0) + 1
@@ -727,14 +730,14 @@ class IngestSidecar:
             else:
                 extra = unexpected_names(record, known)
                 positions[position] = index(cached(CLEAN, (), (), extra))
-        for position, (record, drifted) in drifts.items():
+        for position, (record, drifted, kinds) in drifts.items():
             outcome = entries[position].outcome
             if outcome == PROBE:
                 positions[position] = 0
                 continue
             repaired = drifted if outcome == REPAIRED else ()
             extra = unexpected_names(record, known)
-            positions[position] = index(cached(outcome, drifted, repaired, extra))
+            positions[position] = index(cached(outcome, drifted, repaired, extra, kinds))
         stats.positions = positions
         return stats
 

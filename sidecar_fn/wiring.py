@@ -16,7 +16,7 @@ from sidecar_fn.errors import SettingsError
 from sidecar_fn.eviction import check_eviction_policy
 from sidecar_fn.keys import key_names
 from sidecar_fn.ports import MetricsSink, SourceOfTruth
-from sidecar_fn.redis_cluster import ClusterRoute, build_cluster_client
+from sidecar_fn.redis_cluster import RESP_VERSION, ClusterRoute, build_cluster_client
 from sidecar_fn.redis_sink import RedisStreamSink
 from sidecar_fn.salesforce_auth import CredentialSource, secret_credentials, static_credentials
 from sidecar_fn.salesforce_fields import field_mapping
@@ -54,6 +54,7 @@ def build_redis_client(settings: Settings) -> redis.Redis | RedisCluster:
         socket_connect_timeout=settings.redis_timeout_s,
         socket_keepalive=True,
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.2), retries=1),
+        protocol=RESP_VERSION,
     )
 
 

@@ -105,16 +105,14 @@ class FarmConfig:
         """Build from `FARM_*` variables; raises ValueError naming the bad variable.
 
         `FARM_STAGE` (default `dev`) names the Chalice stage: any stage but dev, local and
-        test refuses to start without `FARM_API_TOKEN`, so that a deployed farm never serves
-        the source of truth to anyone who finds its URL.
+        test refuses to start without `FARM_API_TOKEN`, or with the Salesforce client
+        credentials unset or left at their development defaults, so that a deployed farm
+        never serves the source of truth to anyone who finds its URL.
         """
         stage = environ.get("FARM_STAGE", "").strip() or "dev"
         token = environ.get("FARM_API_TOKEN", "").strip() or None
-        if token is None and stage not in OPEN_STAGES:
-            raise ValueError(
-                f"FARM_API_TOKEN must be set in stage {stage!r} (FARM_STAGE); only "
-                f"{', '.join(sorted(OPEN_STAGES))} may run without a token"
-            )
+        if stage not in OPEN_STAGES:
+            _require_closed(stage, environ, token)
         return cls(
             drift_rate=_float(environ, "FARM_DRIFT_RATE", DEFAULT_DRIFT_RATE),
             malformed_rate=_float(environ, "FARM_MALFORMED_RATE", DEFAULT_MALFORMED_RATE),
@@ -184,3 +182,23 @@ def _int(environ: Mapping[str, str], name: str, default: int, low: int, high: in
     if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
         raise ValueError(f"{name} must be an integer from {low} to {high}, got {raw!r}")
     return int(raw)
+
+
+def _require_closed(stage: str, environ: Mapping[str, str], token: str | None) -> None:
+    """Refuse a stage open to anyone: no API token, or development client credentials."""
+    open_stages = ", ".join(sorted(OPEN_STAGES))
+    if token is None:
+        raise ValueError(
+            f"FARM_API_TOKEN must be set in stage {stage!r} (FARM_STAGE); only "
+            f"{open_stages} may run without a token"
+        )
+    for name, dev_default in (
+        ("FARM_SF_CLIENT_ID", DEFAULT_SF_CLIENT_ID),
+        ("FARM_SF_CLIENT_SECRET", DEFAULT_SF_CLIENT_SECRET),
+    ):
+        value = environ.get(name, "").strip()
+        if not value or value == dev_default:
+            raise ValueError(
+                f"{name} must be set, to other than its development default, in stage "
+                f"{stage!r} (FARM_STAGE); only {open_stages} may use the default"
+            )

@@ -12,7 +12,8 @@ from pathlib import Path
 import redis
 
 PORT_RANGE = range(7400, 7500)
-"""Ports the test clusters may use; each cluster takes a free block of NODES of them."""
+"""Ports the test clusters may use by default; each cluster takes a free block of NODES."""
+FIRST_PORT = PORT_RANGE.start
 NODES = 6
 NODE_TIMEOUT_MS = 1000
 
@@ -22,7 +23,8 @@ class LocalCluster:
     """Six redis-server processes in cluster mode under `root` (nodes.conf there)."""
 
     root: Path
-    first_port: int = PORT_RANGE.start
+    first_port: int = FIRST_PORT
+    """Where the search for a free block starts; the 100 ports from here are tried."""
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -66,7 +68,8 @@ class LocalCluster:
         """Start six nodes on a free block of ports and join them: three primaries, each
         with one replica. Another run (a second checkout's tests) may hold a block: the
         next one is tried."""
-        for first in range(PORT_RANGE.start, PORT_RANGE.stop - NODES + 1, NODES):
+        start = self.first_port
+        for first in range(start, start + len(PORT_RANGE) - NODES + 1, NODES):
             if not all(
                 _free(port) and _free(port + 10_000) for port in range(first, first + NODES)
             ):
@@ -81,7 +84,7 @@ class LocalCluster:
                 continue
             break
         else:
-            raise AssertionError(f"no free block of {NODES} ports in {PORT_RANGE}")
+            raise AssertionError(f"no free block of {NODES} ports in {start}-{start + 99}")
         subprocess.run(
             [
                 "redis-cli", "--cluster", "create",

@@ -99,7 +99,8 @@ def test_the_console_script_prints_a_table_and_reports_errors_in_one_line(
     )
     assert done.returncode == 0, done.stderr
     assert f"source {keyspace.source_id}" in done.stdout
-    assert done.stdout.splitlines()[-3].startswith("total")
+    assert done.stdout.splitlines()[-4].startswith("total")
+    assert done.stdout.splitlines()[-1].startswith("drift kinds (fields): ")
 
     bad = subprocess.run(
         [sys.executable, "-m", "aos", "report", "--redis-url", "redis://127.0.0.1:1/0"],

@@ -62,7 +62,17 @@ def test_reference_is_per_record_and_agrees_on_outcomes(smoke: dict[str, Any]) -
     reference = passes["per-record mixed"]
     assert reference["sot"] == reference["ids"]
     assert reference["round_trips"] == [100, 100]
-    assert smoke["meta"]["outcomes_agree"] == {"mixed": True, "clean": True}
+    assert smoke["meta"]["outcomes_agree"] == {
+        f"{kind}, {other}": True for kind in ("mixed", "clean") for other in ("per-record", "peer")
+    }
+
+
+@pytest.mark.integration
+def test_peer_is_per_record_with_powertools_idempotency(smoke: dict[str, Any]) -> None:
+    peer = smoke["meta"]["counting_passes"]["peer mixed"]
+    assert peer["sot"] == peer["ids"]
+    assert peer["round_trips"] == [150, 150]
+    assert peer["counts"] == smoke["meta"]["counting_passes"]["sidecar mixed"]["counts"]
 
 
 @pytest.mark.integration

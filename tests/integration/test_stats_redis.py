@@ -117,7 +117,13 @@ def test_a_replay_removes_its_dead_letter_and_moves_the_count_in_the_same_write(
     assert down.handle_batch({"Records": [{"messageId": "d1", "body": drifted}]}).failures
     down.dead_letter([("d1", drifted.encode())], "retries_exhausted", "gave up")
     _, before = bucket(redis_client, keyspace)
-    assert before == {"records": 1, "retries_exhausted": 1, "drifted": 1, "drift:vendor_id": 1}
+    assert before == {
+        "records": 1,
+        "retries_exhausted": 1,
+        "drifted": 1,
+        "drift:vendor_id": 1,
+        "kind:missing": 1,
+    }
     [(entry_id, fields)] = redis_client.xrange(keyspace.dlq_stream)
     replay = Replay(
         replay_item_id("d1", entry_id.decode()),
@@ -141,6 +147,7 @@ def test_a_replay_removes_its_dead_letter_and_moves_the_count_in_the_same_write(
         "repaired": 1,
         "drifted": 1,
         "drift:vendor_id": 1,
+        "kind:missing": 1,
         "repaired:vendor_id": 1,
     }
     assert healthy.replay([replay]).duplicates == 1

@@ -70,3 +70,14 @@ def test_an_empty_window_says_so() -> None:
     text = render_text(build_report("src", ["2026010203"], {}))
     assert "(no records in this window)" in text
     assert "dead letters: none" in text
+
+
+def test_drift_kinds_are_read_added_and_shown() -> None:
+    bucket = {**BUCKET, "kind:renamed": 12, "kind:missing": 20, "kind:case": 8}
+    report = build_report("src", ["2026010202", "2026010203"], {"2026010203": bucket})
+    assert report.total.kinds == {"renamed": 12, "missing": 20, "case": 8}
+    assert "kind:renamed" not in report.total.outcomes
+    assert report.to_dict()["total"]["drift_kinds"] == {"case": 8, "missing": 20, "renamed": 12}
+    assert render_text(report).splitlines()[-1] == (
+        "drift kinds (fields): missing 20, renamed 12, case 8"
+    )

@@ -25,6 +25,7 @@ def test_parts_derive_from_the_two_runs() -> None:
         total_instant=[14.0, 15.0, 16.0],
         push=[5.0, 6.0, 7.0],
         push_waited=[2.0, 3.0, 4.0],
+        cpu_instant=[11.0, 12.0, 13.0],
         writes=[2, 2, 2],
         packing=[0.5, 0.5, 0.5],
         script=[3.0, 3.5, 4.0],
@@ -32,12 +33,13 @@ def test_parts_derive_from_the_two_runs() -> None:
     )
     parts = split.medians()
     assert parts["python_ms"] == 12.0
+    assert parts["handler_waits_ms"] == 3.0
     assert parts["sot_wait_ms"] == 7.0
     assert parts["redis_transport_and_reply_ms"] == 6.0 - 0.5 - 3.5
     assert parts["sot_request_ms"] == 6.5
     text = render_split(parts, 500, 3, "chalice local")
     assert "500-record mixed batch (medians of 3 batches, chalice local)" in text
-    assert "2 script call(s)" in text
+    assert "2 call(s)" in text
 
 
 def test_decorators_keep_answers_and_tell_the_caller_s_pushes_apart() -> None:

@@ -76,12 +76,18 @@ def test_rates_past_one_are_rejected() -> None:
         FarmConfig.from_env({"FARM_DRIFT_RATE": "0.7", "FARM_MALFORMED_RATE": "0.6"})
 
 
+PROD_CLIENT = {"FARM_SF_CLIENT_ID": "prod-client", "FARM_SF_CLIENT_SECRET": "prod-secret"}
+
+
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_stages_carry_valid_rates_and_no_token(stage: str) -> None:
     chalice_config = json.loads((FARM_DIR / ".chalice" / "config.json").read_text())
     env = chalice_config["stages"][stage]["environment_variables"]
     assert "FARM_API_TOKEN" not in env
-    assert FarmConfig.from_env({**env, "FARM_API_TOKEN": "t"}) == FarmConfig(api_token="t")
+    closed = {**env, "FARM_API_TOKEN": "t", **PROD_CLIENT}
+    assert FarmConfig.from_env(closed) == FarmConfig(
+        api_token="t", sf_client_id="prod-client", sf_client_secret="prod-secret"
+    )
 
 
 def test_drift_kind_shares_past_one_for_a_field_are_rejected() -> None:
@@ -94,7 +100,27 @@ def test_prod_stage_refuses_to_start_without_a_token() -> None:
         FarmConfig.from_env({"FARM_STAGE": "prod"})
     with pytest.raises(ValueError, match="FARM_API_TOKEN"):
         FarmConfig.from_env({"FARM_STAGE": "prod", "FARM_API_TOKEN": "  "})
-    assert FarmConfig.from_env({"FARM_STAGE": "prod", "FARM_API_TOKEN": "t"}).api_token == "t"
+    closed = {"FARM_STAGE": "prod", "FARM_API_TOKEN": "t", **PROD_CLIENT}
+    assert FarmConfig.from_env(closed).api_token == "t"
+
+
+@pytest.mark.parametrize("name", ["FARM_SF_CLIENT_ID", "FARM_SF_CLIENT_SECRET"])
+@pytest.mark.parametrize("value", [None, " ", "default"])
+def test_prod_stage_refuses_unset_or_development_client_credentials(
+    name: str, value: str | None
+) -> None:
+    environ = {"FARM_STAGE": "prod", "FARM_API_TOKEN": "t", **PROD_CLIENT}
+    if value is None:
+        del environ[name]
+    else:
+        dev = FarmConfig.from_env({})
+        defaults = {"FARM_SF_CLIENT_ID": dev.sf_client_id, "FARM_SF_CLIENT_SECRET": "x"}
+        environ[name] = defaults[name] if value == "default" else value
+        if value == "default" and name == "FARM_SF_CLIENT_SECRET":
+            environ[name] = dev.sf_client_secret
+    with pytest.raises(ValueError, match=f"{name} must be set") as caught:
+        FarmConfig.from_env(environ)
+    assert "prod-secret" not in str(caught.value)
 
 
 def test_dev_stage_and_no_stage_run_open() -> None:

@@ -108,3 +108,20 @@ def test_the_cache_hands_out_one_object_per_contribution() -> None:
     cache.get("clean")
     cache.get("malformed")
     assert cache.get("repaired", ("vendor_id",), ("vendor_id",)) == first
+
+
+def test_a_drifted_record_counts_each_field_under_its_kind() -> None:
+    pairs = dict(
+        contribution(
+            "repaired",
+            drifted=("vendor_id", "status", "total_amount"),
+            repaired=("vendor_id", "status", "total_amount"),
+            kinds=("renamed", "case", "renamed"),
+        )
+    )
+    assert pairs["kind:renamed"] == 2 and pairs["kind:case"] == 1
+    assert "kind:renamed" not in dict(contribution("clean", kinds=("renamed",)))
+    cache = ContributionCache()
+    assert cache.get("repaired", ("status",), ("status",), (), ("case",)) is not cache.get(
+        "repaired", ("status",), ("status",), (), ("empty",)
+    )
