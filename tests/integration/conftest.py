@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local.farm_server import FarmServer, start_farm
 from tests.conftest import IN_CI
 from tests.integration.redis_cluster import LocalCluster, tools_missing
 from tests.integration.sqs_queues import MOTO_CREDENTIALS, REGION
@@ -40,3 +41,16 @@ def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture(scope="module")
+def farm() -> Iterator[FarmServer]:
+    """The farm over real HTTP on a free local port, one per test module."""
+    with start_farm() as server:
+        yield server
+
+
+@pytest.fixture
+def quiet_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Powertools metrics switched off, so a handler test prints no EMF lines."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")

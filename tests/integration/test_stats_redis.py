@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
-from local.farm_server import FarmServer, start_farm
+from local.farm_server import FarmServer
 from sidecar_fn.drift_stats import BatchStats, bucket_hour, contribution
 from sidecar_fn.ports import Retirement, SinkEntry
 from sidecar_fn.redis_sink import RedisStreamSink
@@ -23,18 +22,7 @@ from tests.integration.test_sidecar_farm import (
     stream_event,
 )
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def farm() -> Iterator[FarmServer]:
-    with start_farm() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _quiet_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("quiet_metrics")]
 
 
 def bucket(client: redis.Redis, keyspace: KeySpace) -> tuple[str, dict[str, int]]:
