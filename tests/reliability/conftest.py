@@ -15,6 +15,7 @@ import redis
 from tests.conftest import missing
 
 from .evil_sot import EvilSourceOfTruth, RecordingServer, loopback_alias_available
+from .ledger import ReadStreams, read_ledger
 from .redis_server import PrivateRedis
 
 SidecarFactory = Callable[..., Any]
@@ -95,6 +96,12 @@ def unique_keys() -> dict[str, str]:
         "AOS_STREAM": f"rel:{tag}:invoices",
         "AOS_DLQ_STREAM": f"rel:{tag}:invoices:dlq",
     }
+
+
+@pytest.fixture
+def read_streams(redis_client: redis.Redis, keyspace: Any) -> ReadStreams:
+    """Read this test's main and dead-letter streams, as they are at each call."""
+    return lambda: read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
 
 
 @pytest.fixture

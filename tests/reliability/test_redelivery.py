@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import redis
 
 from .batches import mixed_items
 from .conftest import SidecarFactory, sidecar_env
 from .delivery import deliver
 from .evil_sot import EvilSourceOfTruth
-from .ledger import check_ledger, read_ledger
+from .ledger import ReadStreams, check_ledger
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
@@ -30,13 +29,13 @@ def test_the_same_item_twice_in_one_batch_lands_once(
     make_sidecar: SidecarFactory,
     keyspace: Any,
     redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
 ) -> None:
     sidecar = _sidecar(make_sidecar, keyspace, redis_url, evil_sot.url)
     doubled = [item for item in ITEMS for _ in range(2)]
     result = deliver(sidecar, doubled, kinesis=kinesis)
     assert result.failed == []
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS)) == []
 
 
@@ -45,7 +44,7 @@ def test_kinesis_replay_from_the_first_failure_adds_nothing_twice(
     make_sidecar: SidecarFactory,
     keyspace: Any,
     redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
 ) -> None:
     sidecar = _sidecar(make_sidecar, keyspace, redis_url, evil_sot.url)
     evil_sot.set("unavailable")
@@ -60,7 +59,7 @@ def test_kinesis_replay_from_the_first_failure_adds_nothing_twice(
         start = min(order.index(item_id) for item_id in pending)
         pending = deliver(sidecar, ITEMS[start:], kinesis=True).failed
     assert pending == []
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS)) == []
     assert ledger.main_entries + ledger.dlq_entries == len(ITEMS)
 
@@ -85,12 +84,12 @@ def test_a_ten_thousand_record_batch_lands_once(
     make_sidecar: SidecarFactory,
     keyspace: Any,
     redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
 ) -> None:
     items = mixed_items("big", 10_000)
     sidecar = _sidecar(make_sidecar, keyspace, redis_url, evil_sot.url)
     assert deliver(sidecar, items, kinesis=kinesis).failed == []
     assert deliver(sidecar, items, kinesis=kinesis).failed == []
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(items)) == []
     assert len(evil_sot.unintended()) == 0

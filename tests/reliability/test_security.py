@@ -17,7 +17,7 @@ from .batches import mixed_items
 from .conftest import FAST_RECOVERY, SidecarFactory, sidecar_env
 from .delivery import deliver, redeliver_failed
 from .evil_sot import BATCH_PATH, EvilSourceOfTruth, RecordingServer
-from .ledger import check_ledger, expected_outcome, read_ledger
+from .ledger import ReadStreams, check_ledger, expected_outcome, read_ledger
 from .redis_server import PrivateRedis
 
 pytestmark = pytest.mark.reliability
@@ -101,6 +101,7 @@ def test_sidecar_sends_the_token_and_never_leaks_it(
     redis_client: redis.Redis,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
+    read_streams: ReadStreams,
 ) -> None:
     token = secret_token()
     evil_sot.token = token
@@ -128,7 +129,7 @@ def test_sidecar_sends_the_token_and_never_leaks_it(
         assert seen.headers.get("authorization") == f"Bearer {token}"
     assert bystander.requests == [], "a redirect took the token off-host"
 
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS)) == []
     stored = [
         str(fields)
@@ -148,7 +149,7 @@ def test_sidecar_without_the_token_is_refused_and_fails_items_back(
     make_sidecar: SidecarFactory,
     keyspace: Any,
     redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
 ) -> None:
     token = secret_token()
     farm = farm_factory({"FARM_API_TOKEN": token})
@@ -164,7 +165,7 @@ def test_sidecar_without_the_token_is_refused_and_fails_items_back(
         assert repairable <= set(anonymous.failed)
         authorised = make_sidecar({**base, "FARM_API_TOKEN": token})
         assert redeliver_failed(authorised, items, anonymous.failed) == []
-        ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+        ledger = read_streams()
         assert check_ledger(ledger, dict(items), sot=truth) == []
     finally:
         truth.close()
