@@ -120,6 +120,14 @@ def make_sidecar() -> Iterator[SidecarFactory]:
 
 
 @pytest.fixture
+def evil_sidecar(
+    evil_sot: EvilSourceOfTruth, make_sidecar: SidecarFactory, keyspace: Any, redis_url: str
+) -> Any:
+    """A sidecar on this test's keys on the real Redis, asking the hostile source of truth."""
+    return make_sidecar(sidecar_env(keyspace.env(), redis_url, evil_sot.url))
+
+
+@pytest.fixture
 def farm_factory() -> Iterator[Callable[[Mapping[str, str] | None], Any]]:
     """Start farms (`chalice local` subprocesses when env is given); all closed afterwards."""
     farm_server = require("local.farm_server")

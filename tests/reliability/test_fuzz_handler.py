@@ -248,17 +248,10 @@ def _huge(drift: bool) -> bytes:
 @pytest.mark.integration
 @pytest.mark.parametrize("kinesis", [False, True], ids=["sqs", "kinesis"])
 def test_huge_records_over_one_mib_land_once_on_real_redis(
-    kinesis: bool,
-    evil_sot: EvilSourceOfTruth,
-    make_sidecar: SidecarFactory,
-    keyspace: Any,
-    redis_url: str,
-    read_streams: ReadStreams,
+    kinesis: bool, evil_sot: EvilSourceOfTruth, evil_sidecar: Any, read_streams: ReadStreams
 ) -> None:
-    env = sidecar_env(keyspace.env(), redis_url, evil_sot.url)
-    sidecar = make_sidecar(env)
     items = _with_ids([_huge(False), _huge(True), b"[" + b"1," * 600_000 + b"1]"])
-    result = deliver(sidecar, items, kinesis=kinesis)
+    result = deliver(evil_sidecar, items, kinesis=kinesis)
     assert result.failed == []
     ledger = read_streams()
     assert check_ledger(ledger, dict(items), exact_outcomes=False) == []

@@ -55,24 +55,16 @@ HOSTILE = [
 ]
 
 
-@pytest.fixture
-def sidecar(
-    evil_sot: EvilSourceOfTruth, make_sidecar: SidecarFactory, keyspace: Any, redis_url: str
-) -> Any:
-    """A sidecar on this test's keys that asks the hostile source of truth."""
-    return make_sidecar(sidecar_env(keyspace.env(), redis_url, evil_sot.url))
-
-
 @pytest.mark.parametrize("behaviour", HOSTILE)
 def test_hostile_source_never_lets_a_wrong_record_through(
     behaviour: str,
     evil_sot: EvilSourceOfTruth,
     bystander: RecordingServer,
     read_streams: ReadStreams,
-    sidecar: Any,
+    evil_sidecar: Any,
 ) -> None:
     evil_sot.set(behaviour)
-    first = deliver(sidecar, ITEMS, budget_ms=5_000)
+    first = deliver(evil_sidecar, ITEMS, budget_ms=5_000)
 
     ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS), pending=first.failed, exact_outcomes=False) == []
@@ -83,7 +75,7 @@ def test_hostile_source_never_lets_a_wrong_record_through(
     assert evil_sot.unintended() == []
 
     evil_sot.set("ok")
-    assert redeliver_failed(sidecar, ITEMS, first.failed) == []
+    assert redeliver_failed(evil_sidecar, ITEMS, first.failed) == []
     ledger = read_streams()
     exact = behaviour != "wrong_invoice"
     assert check_ledger(ledger, dict(ITEMS), exact_outcomes=exact) == []
@@ -93,10 +85,10 @@ def test_hostile_source_never_lets_a_wrong_record_through(
 def test_wrong_invoice_is_never_merged(
     evil_sot: EvilSourceOfTruth,
     read_streams: ReadStreams,
-    sidecar: Any,
+    evil_sidecar: Any,
 ) -> None:
     evil_sot.set("wrong_invoice")
-    first = deliver(sidecar, ITEMS, budget_ms=5_000)
+    first = deliver(evil_sidecar, ITEMS, budget_ms=5_000)
     ledger = read_streams()
     repaired_in_main = [
         item for item, envelopes in ledger.main.items() if envelopes[0]["meta"]["is_repaired"]
@@ -108,16 +100,16 @@ def test_wrong_invoice_is_never_merged(
 def test_slow_source_past_the_deadline_fails_items_back(
     evil_sot: EvilSourceOfTruth,
     read_streams: ReadStreams,
-    sidecar: Any,
+    evil_sidecar: Any,
 ) -> None:
     evil_sot.delay_seconds = 3.0
     evil_sot.set("slow")
-    first = deliver(sidecar, ITEMS, budget_ms=1_500)
+    first = deliver(evil_sidecar, ITEMS, budget_ms=1_500)
     assert set(first.failed) == NEEDS_SOURCE
     ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS), pending=first.failed, exact_outcomes=False) == []
     evil_sot.set("ok")
-    assert redeliver_failed(sidecar, ITEMS, first.failed) == []
+    assert redeliver_failed(evil_sidecar, ITEMS, first.failed) == []
     ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS)) == []
 
@@ -206,13 +198,13 @@ def test_partial_source_failure_fails_back_only_the_unanswered_chunk(
 def test_drip_fed_answer_does_not_hold_the_batch_past_its_deadline(
     evil_sot: EvilSourceOfTruth,
     read_streams: ReadStreams,
-    sidecar: Any,
+    evil_sidecar: Any,
 ) -> None:
     evil_sot.drip_interval = 0.05
     evil_sot.set("drip")
     outcome: list[Any] = []
     worker = threading.Thread(
-        target=lambda: outcome.append(deliver(sidecar, ITEMS, budget_ms=3_000)), daemon=True
+        target=lambda: outcome.append(deliver(evil_sidecar, ITEMS, budget_ms=3_000)), daemon=True
     )
     worker.start()
     worker.join(timeout=DEADLINE_GUARD_S)
@@ -231,13 +223,13 @@ def test_source_lacking_the_field_too_makes_the_record_unrepairable(
     behaviour: str,
     evil_sot: EvilSourceOfTruth,
     read_streams: ReadStreams,
-    sidecar: Any,
+    evil_sidecar: Any,
 ) -> None:
     def truth(invoice_id: str) -> dict[str, Any] | None:
         return degrade(pristine_invoice(invoice_id), behaviour)
 
     evil_sot.set(behaviour)
-    assert deliver(sidecar, ITEMS).failed == []
+    assert deliver(evil_sidecar, ITEMS).failed == []
     ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS), sot=truth) == []
     assert ledger.dlq_reasons()["unrepairable"] > 0
