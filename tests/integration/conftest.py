@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from local.farm_server import FarmServer, start_farm
-from tests.conftest import IN_CI
+from tests.conftest import missing
 from tests.integration.redis_cluster import LocalCluster, tools_missing
 from tests.integration.sqs_queues import MOTO_CREDENTIALS, REGION
 
@@ -31,9 +31,7 @@ def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     """A real three-primary Redis Cluster of this test's own (fails in CI without the tools)."""
     problem = tools_missing()
     if problem is not None:
-        if IN_CI:
-            pytest.fail(f"a local Redis Cluster is required: {problem}", pytrace=False)
-        pytest.skip(problem)
+        missing(f"a local Redis Cluster is required: {problem}")
     local = LocalCluster(tmp_path / "cluster")
     try:
         local.create()
