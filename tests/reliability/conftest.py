@@ -51,6 +51,19 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server.kill()
 
 
+@pytest.fixture
+def tls_redis(tmp_path: Path, tls_material: dict[str, str]) -> Iterator[PrivateRedis]:
+    """A private redis-server speaking only TLS with the test certificates (fails in CI,
+    skips elsewhere, when redis-server was built without TLS)."""
+    server = PrivateRedis(tmp_path, tls=tls_material)
+    try:
+        server.start()
+    except RuntimeError as exc:
+        missing(f"redis-server without TLS support: {exc}")
+    yield server
+    server.kill()
+
+
 @pytest.fixture(scope="session")
 def tls_material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A self-signed certificate for 127.0.0.1 (cert, key, ca paths)."""
