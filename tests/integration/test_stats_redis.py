@@ -25,6 +25,17 @@ from tests.integration.test_sidecar_farm import (
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("quiet_metrics")]
 
 
+def first_replay(original: str, entry_id: bytes, fields: dict[bytes, bytes]) -> Replay:
+    """The first replay of a retries_exhausted dead letter first delivered as `original`."""
+    return Replay(
+        replay_item_id(original, entry_id.decode()),
+        fields[b"raw"],
+        "retries_exhausted",
+        fields[b"received_at"].decode(),
+        Retirement(entry_id.decode(), original, 1),
+    )
+
+
 def bucket(client: redis.Redis, keyspace: KeySpace) -> tuple[str, dict[str, int]]:
     [key] = client.keys(f"aos:stats:{keyspace.source_id}:*")
     fields = client.hgetall(key)
@@ -113,13 +124,7 @@ def test_a_replay_removes_its_dead_letter_and_moves_the_count_in_the_same_write(
         "kind:missing": 1,
     }
     [(entry_id, fields)] = redis_client.xrange(keyspace.dlq_stream)
-    replay = Replay(
-        replay_item_id("d1", entry_id.decode()),
-        fields[b"raw"],
-        "retries_exhausted",
-        fields[b"received_at"].decode(),
-        Retirement(entry_id.decode(), "d1", 1),
-    )
+    replay = first_replay("d1", entry_id, fields)
 
     healthy = make_sidecar(keyspace, redis_url, farm.url)
     report = healthy.replay([replay])
@@ -150,13 +155,7 @@ def test_a_replay_that_fails_again_goes_back_with_its_attempt_count(
     drifted = json.dumps({"invoice_id": "INV-43", "total_amount": 3, "status": "PAID"})
     down.dead_letter([("d2", drifted.encode())], "retries_exhausted", "gave up")
     [(entry_id, fields)] = redis_client.xrange(keyspace.dlq_stream)
-    replay = Replay(
-        replay_item_id("d2", entry_id.decode()),
-        fields[b"raw"],
-        "retries_exhausted",
-        fields[b"received_at"].decode(),
-        Retirement(entry_id.decode(), "d2", 1),
-    )
+    replay = first_replay("d2", entry_id, fields)
     report = down.replay([replay])
     assert report.failures == [replay.item_id]
     assert redis_client.xlen(keyspace.dlq_stream) == 1
