@@ -31,6 +31,14 @@ def cold_start() -> Iterator[None]:
     handler_module.current_sidecar.cache_clear()
 
 
+@pytest.fixture
+def emf_metrics(monkeypatch: pytest.MonkeyPatch) -> EmfMetrics:
+    """EMF metrics switched on, printing to stdout (namespace AOS/Test, service svc)."""
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
+    return EmfMetrics(namespace="AOS/Test", service="svc")
+
+
 def test_build_sidecar_makes_real_clients_without_connecting() -> None:
     sidecar = build_sidecar(Settings(source_id="w"))
     assert sidecar.source_id == "w"
@@ -61,13 +69,10 @@ def test_handler_answers_empty_batch_without_io(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_emf_metrics_prints_one_document_per_batch(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    emf_metrics: EmfMetrics, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
-    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
-    metrics = EmfMetrics(namespace="AOS/Test", service="svc")
-    metrics.publish({"clean": 3, "repaired": 1})
-    metrics.publish({"clean": 2, "repaired": 0})
+    emf_metrics.publish({"clean": 3, "repaired": 1})
+    emf_metrics.publish({"clean": 2, "repaired": 0})
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 2
     first = lines[0]
@@ -121,13 +126,10 @@ def test_handler_rejects_an_event_that_is_not_a_batch(monkeypatch: pytest.Monkey
 
 
 def test_emf_drift_per_field_has_the_field_dimension(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    emf_metrics: EmfMetrics, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
-    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
-    metrics = EmfMetrics(namespace="AOS/Test", service="svc")
-    metrics.publish_by_field("drift", {"vendor_id": 4, "status": 1})
-    metrics.publish({"clean": 1})
+    emf_metrics.publish_by_field("drift", {"vendor_id": 4, "status": 1})
+    emf_metrics.publish({"clean": 1})
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(line.get("field"), values(line.get("drift", []))) for line in lines[:2]] == [
         ("vendor_id", [4]),
