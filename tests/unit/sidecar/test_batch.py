@@ -18,6 +18,7 @@ from sidecar_fn.wiring import build_sidecar
 from .conftest import SidecarWith
 from .fakes import (
     CapturedLogger,
+    Context,
     FakeSource,
     RecordingMetrics,
     expected_outcomes,
@@ -45,14 +46,6 @@ def envelopes(client: fakeredis.FakeRedis, stream: str = "unit:main") -> list[di
 
 def dead_letters(client: fakeredis.FakeRedis) -> list[dict[bytes, bytes]]:
     return [fields for _, fields in client.xrange("unit:dlq")]
-
-
-class Context:
-    def __init__(self, millis: int) -> None:
-        self.millis = millis
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.millis
 
 
 @pytest.mark.parametrize("name", ["sqs_batch", "kinesis_batch"])
