@@ -10,30 +10,18 @@ from sidecar_fn.http_errors import classified_http_errors
 from sidecar_fn.retries import Retryable
 
 
-def test_a_broken_protocol_is_worth_another_attempt() -> None:
-    with (
-        pytest.raises(Retryable, match=r"HTTP protocol error \(RemoteProtocolError\)"),
-        classified_http_errors("lookup"),
-    ):
-        raise httpx.RemoteProtocolError("peer closed")
-
-
-def test_a_transport_failure_is_worth_another_attempt_and_echoes_the_cause() -> None:
-    with (
-        pytest.raises(Retryable, match=r"ConnectError: 'refused'"),
-        classified_http_errors("lookup"),
-    ):
-        raise httpx.ConnectError("refused")
-
-
-def test_any_other_httpx_error_makes_the_source_unavailable() -> None:
-    with (
-        pytest.raises(SourceUnavailable, match=r"^Salesforce login failed \(TooManyRedirects\)$"),
-        classified_http_errors("Salesforce login"),
-    ):
-        raise httpx.TooManyRedirects("loop")
-
-
-def test_other_exceptions_pass_unchanged() -> None:
-    with pytest.raises(SourceUnavailable, match=r"^as raised$"), classified_http_errors("lookup"):
-        raise SourceUnavailable("as raised")
+@pytest.mark.parametrize(
+    ("raised", "becomes", "message"),
+    [
+        (httpx.RemoteProtocolError("closed"), Retryable, r"^HTTP protocol error \(RemoteProtocol"),
+        (httpx.ConnectError("refused"), Retryable, r"^ConnectError: 'refused'$"),
+        (httpx.TooManyRedirects("loop"), SourceUnavailable, r"^login failed \(TooManyRedirects\)$"),
+        (SourceUnavailable("as raised"), SourceUnavailable, r"^as raised$"),
+    ],
+    ids=["protocol", "transport", "other-httpx", "not-httpx"],
+)
+def test_each_failure_becomes_what_the_retry_loop_expects(
+    raised: Exception, becomes: type[Exception], message: str
+) -> None:
+    with pytest.raises(becomes, match=message), classified_http_errors("login"):
+        raise raised
