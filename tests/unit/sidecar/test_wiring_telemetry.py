@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +15,7 @@ from sidecar_fn import handler as handler_module
 from sidecar_fn.errors import InvalidEvent
 from sidecar_fn.settings import Settings
 from sidecar_fn.source_http import HttpSourceOfTruth
-from sidecar_fn.telemetry import EmfMetrics, RecordLog
+from sidecar_fn.telemetry import EmfMetrics, RecordLog, build_logger
 from sidecar_fn.wiring import build_redis_client, build_sidecar
 
 from .fakes import CapturedLogger
@@ -137,3 +139,10 @@ def test_emf_drift_per_field_has_the_field_dimension(
     ]
     assert sorted(lines[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == ["field", "service"]
     assert "field" not in lines[2]
+
+
+def test_record_log_on_a_closed_stream_does_not_fail_the_batch() -> None:
+    stream = io.StringIO()
+    logger = build_logger(f"closed-{uuid.uuid4().hex[:8]}", stream=stream)
+    stream.close()
+    RecordLog(logger).write(logging.WARNING, "x", [("Record Unrepairable.", {})])
