@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from logging import INFO, WARNING
@@ -56,6 +56,7 @@ from sidecar_fn.records import Item, parse_event
 from sidecar_fn.replays import Replay
 from sidecar_fn.schema import ID_FIELD, Schema
 from sidecar_fn.telemetry import LogLine, RecordLog
+from sidecar_fn.write_order import unordered
 
 MALFORMED = "malformed"
 UNREPAIRABLE = "unrepairable"
@@ -95,6 +96,13 @@ def _raw_contribution(raw: bytes, outcome: str, schema: Schema) -> Contribution:
 def _origin(replays: Mapping[str, Replay] | None, item: Item) -> str | None:
     """The original item id of a replayed item (None outside a replay)."""
     return None if replays is None else replays[item.item_id].retirement.redriven_from
+
+
+def _positions(stats: BatchStats, indices: Sequence[int]) -> BatchStats:
+    """The statistics of the entries at `indices` only (same contribution table)."""
+    part = BatchStats(stats.hour, stats.ttl_s, stats.contributions)
+    part.positions = [stats.positions[index] for index in indices]
+    return part
 
 
 def _utcnow() -> datetime:
@@ -252,7 +260,9 @@ class IngestSidecar:
 
     def handle_batch(self, event: Mapping[str, Any], context: Any = None) -> BatchReport:
         """Process one SQS or Kinesis event; see BatchReport."""
-        return self._process(parse_event(event), self._budget(context), message_groups(event))
+        items, groups = parse_event(event), message_groups(event)
+        early = unordered(event) and not self.dedupe_fields
+        return self._process(items, self._budget(context), groups, write_early=early)
 
     def invoke(self, event: Mapping[str, Any], context: Any = None) -> BatchReport:
         """`handle_batch` with Lambda's error semantics: raise BatchFailed, after the
@@ -360,6 +370,8 @@ class IngestSidecar:
         budget_s: float,
         fifo_groups: Sequence[str | None] | None = None,
         replays: Mapping[str, Replay] | None = None,
+        *,
+        write_early: bool = False,
     ) -> BatchReport:
         now = self._clock()
         received_at = format_received_at(now)
@@ -496,6 +508,11 @@ class IngestSidecar:
                     continue
             entries[index] = SinkEntry(item.item_id, CLEAN, envelope, "")
 
+        first: list[int] = []
+        sent: Future[list[PushResult]] | None = None
+        if fetching is not None and write_early:
+            first = [index for index, entry in enumerate(entries) if entry.outcome != PROBE]
+            sent = self._send_early(entries, first, clean, drifts, received_at)
         if fetching is not None:
             fetched, fetch_error = fetching.result()
             self._repair_pending(
@@ -516,7 +533,10 @@ class IngestSidecar:
             stats = self._batch_stats(entries, clean, unusual, drifts, received_at)
         else:
             stats = self._replay_stats(entries, drifts, replays)
-        written = self._push(items, entries, received_at, report, stats, retire)
+        if sent is not None:
+            written = self._push_rest(items, entries, first, sent, received_at, report, stats)
+        else:
+            written = self._push(items, entries, received_at, report, stats, retire)
         self.metrics.publish(report.metrics())
         if written and drifts:
             drift_counts: dict[str, int] = {}
@@ -768,17 +788,22 @@ class IngestSidecar:
         report: BatchReport,
         stats: BatchStats | None = None,
         retire: Sequence[Retirement | None] | None = None,
+        sent: Future[list[PushResult]] | None = None,
     ) -> list[bool]:
-        """Write the batch and count outcomes; which entries were newly recorded (none
-        when Redis failed)."""
+        """Write the batch (or take the reply of a write `sent` already) and count outcomes;
+        which entries were newly recorded (none when Redis failed)."""
         counts = report.counts
         try:
-            results = self.sink.push(
-                entries,
-                source_id=self.source_id,
-                received_at=received_at,
-                stats=stats,
-                retire=retire,
+            results = (
+                sent.result()
+                if sent is not None
+                else self.sink.push(
+                    entries,
+                    source_id=self.source_id,
+                    received_at=received_at,
+                    stats=stats,
+                    retire=retire,
+                )
             )
         except SinkUnavailable as exc:
             self.logger.error(
@@ -803,6 +828,59 @@ class IngestSidecar:
             report.outcomes[item.item_id] = outcome
             counts[outcome] = counts.get(outcome, 0) + 1
         return [result.written for result in results]
+
+    def _send_early(
+        self,
+        entries: Sequence[SinkEntry],
+        first: Sequence[int],
+        clean: Sequence[tuple[int, Item, dict[str, Any]]],
+        drifts: Drifts,
+        received_at: str,
+    ) -> Future[list[PushResult]]:
+        """Send the entries that need no answer from the source of truth (`first`) from a
+        worker while it is asked; Redis runs that script on its own core meanwhile."""
+        part = [entries[index] for index in first]
+        stats = None
+        if self._stats_ttl_s:
+            stats = _positions(self._batch_stats(entries, clean, drifts, received_at), first)
+        return self._executor().submit(
+            self.sink.push, part, source_id=self.source_id, received_at=received_at, stats=stats
+        )
+
+    def _push_rest(
+        self,
+        items: Sequence[Item],
+        entries: Sequence[SinkEntry],
+        first: Sequence[int],
+        sent: Future[list[PushResult]],
+        received_at: str,
+        report: BatchReport,
+        stats: BatchStats | None,
+    ) -> list[bool]:
+        """Count the early part's outcomes, write and count the rest; the batch's items
+        each end in exactly one of the two script calls, failures in delivery order."""
+        early = set(first)
+        rest = [index for index in range(len(entries)) if index not in early]
+        written = [False] * len(entries)
+        for indices, part_stats, reply in (
+            (first, None, sent),
+            (rest, stats and _positions(stats, rest), None),
+        ):
+            if not indices:
+                continue
+            part = self._push(
+                [items[i] for i in indices],
+                [entries[i] for i in indices],
+                received_at,
+                report,
+                part_stats,
+                sent=reply,
+            )
+            for index, new in zip(indices, part, strict=False):
+                written[index] = new
+        order = {item.item_id: position for position, item in enumerate(items)}
+        report.failures.sort(key=lambda item_id: order.get(item_id, 0))
+        return written
 
     def _log_dead_letters(
         self, entries: Sequence[SinkEntry], results: Sequence[PushResult]

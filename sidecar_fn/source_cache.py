@@ -6,9 +6,12 @@ invoice) is repaired without a request. Rules:
 
 - an answer is never served once it is `ttl_s` old; its age counts from the moment the
   request that fetched it was sent, so a slow answer ages, it is not refreshed;
-- only records are kept: an id the source answered as unknown (None) is asked again
-  next time, since such a record is dead-lettered for good and the invoice may reach
-  the source of truth moments later; ids the source could not answer are never kept;
+- "unknown id" answers (None) are kept too, under the same TTL: a batch of repeats then
+  needs no request at all (measured: with unknown ids asked again, nearly every batch
+  still sent one). The price: an invoice that reaches the source of truth after its id
+  was answered unknown stays unknown here for at most the TTL, and a record of it seen
+  meanwhile is dead-lettered `unrepairable` (`aos redrive` replays it); keep the TTL
+  short where that race is common. Ids the source could not answer now are never kept;
 - at most `max_entries` records, the least recently used dropped first;
 - when the wrapped source is unavailable, ids held in the cache are still answered and
   the rest are left out (the port's "could not answer now").
@@ -69,7 +72,7 @@ class CachedSourceOfTruth:
         self._ttl_s = ttl_s
         self._max_entries = max_entries
         self._clock = clock
-        self._entries: OrderedDict[str, tuple[float, SourceRecord]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, SourceRecord | None]] = OrderedDict()
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
@@ -113,9 +116,8 @@ class CachedSourceOfTruth:
             return result
         with self._lock:
             for invoice_id, record in fetched.items():
-                if record is not None:
-                    self._entries[invoice_id] = (sent_at, record)
-                    self._entries.move_to_end(invoice_id)
+                self._entries[invoice_id] = (sent_at, record)
+                self._entries.move_to_end(invoice_id)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
         result.update(fetched)

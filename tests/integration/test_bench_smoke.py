@@ -35,14 +35,16 @@ def rows(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.integration
-def test_batch_path_makes_one_redis_round_trip_per_batch(smoke: dict[str, Any]) -> None:
+def test_batch_path_makes_one_redis_round_trip_per_batch_two_with_drift(
+    smoke: dict[str, Any],
+) -> None:
     by_name = rows(smoke)
-    for name in ("handle_batch clean", "handle_batch mixed"):
-        assert by_name[name]["redis_rt_per_batch"] == 1
+    for name, trips in (("handle_batch clean", 1), ("handle_batch mixed", 2)):
+        assert by_name[name]["redis_rt_per_batch"] == trips
         assert by_name[name]["rate_median"] > 0
         assert by_name[name]["extra"]["reconciled"] is True
     passes = smoke["meta"]["counting_passes"]
-    assert passes["sidecar mixed"]["round_trips"] == [1, 1]
+    assert passes["sidecar mixed"]["round_trips"] == [2, 2]
     assert passes["sidecar clean"]["round_trips"] == [1, 1]
 
 
@@ -92,7 +94,7 @@ def test_concurrent_invocations_run_as_processes_and_reconcile(smoke: dict[str, 
     concurrent = [row for row in smoke["rows"] if "invocations at once" in row["scenario"]]
     assert [row["extra"]["concurrency"] for row in concurrent] == [2, 2, 4, 4]
     for row in concurrent:
-        assert row["redis_rt_per_batch"] == 1
+        assert 1 <= row["redis_rt_per_batch"] <= 2
         assert row["extra"]["reconciled"] is True
         assert row["extra"]["failures"] == 0
     assert all(row["extra"]["slowdown"] > 0 for row in concurrent if "SoT" in row["scenario"])

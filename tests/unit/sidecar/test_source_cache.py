@@ -85,12 +85,15 @@ def test_a_slow_answer_ages_from_when_it_was_asked_for() -> None:
     assert len(source.calls) == 2
 
 
-def test_unknown_ids_are_asked_again() -> None:
-    cache, source, _ = cached()
+def test_unknown_ids_are_kept_too_until_the_ttl() -> None:
+    cache, source, clock = cached(ttl_s=10.0)
     assert cache.fetch_many(["INV-0"]) == {"INV-0": None}
     assert cache.fetch_many(["INV-0"]) == {"INV-0": None}
+    assert len(source.calls) == 1
+    clock.now += 10.0
+    source.overrides["INV-0"] = pristine("INV-1") | {"invoice_id": "INV-0"}
+    assert cache.fetch_many(["INV-0"]) == {"INV-0": pristine("INV-1") | {"invoice_id": "INV-0"}}
     assert len(source.calls) == 2
-    assert cache.stats.entries == 0
 
 
 def test_unanswered_ids_are_not_kept() -> None:
