@@ -512,7 +512,7 @@ class IngestSidecar:
         sent: Future[list[PushResult]] | None = None
         if fetching is not None and write_early:
             first = [index for index, entry in enumerate(entries) if entry.outcome != PROBE]
-            sent = self._send_early(entries, first, clean, drifts, received_at)
+            sent = self._send_early(entries, first, clean, unusual, drifts, received_at)
         if fetching is not None:
             fetched, fetch_error = fetching.result()
             self._repair_pending(
@@ -834,6 +834,7 @@ class IngestSidecar:
         entries: Sequence[SinkEntry],
         first: Sequence[int],
         clean: Sequence[tuple[int, Item, dict[str, Any]]],
+        unusual: Sequence[tuple[int, dict[str, Any]]],
         drifts: Drifts,
         received_at: str,
     ) -> Future[list[PushResult]]:
@@ -842,7 +843,9 @@ class IngestSidecar:
         part = [entries[index] for index in first]
         stats = None
         if self._stats_ttl_s:
-            stats = _positions(self._batch_stats(entries, clean, drifts, received_at), first)
+            stats = _positions(
+                self._batch_stats(entries, clean, unusual, drifts, received_at), first
+            )
         return self._executor().submit(
             self.sink.push, part, source_id=self.source_id, received_at=received_at, stats=stats
         )
