@@ -197,7 +197,6 @@ class Emulator:
         except BatchFailed as exc:  # an error for Lambda; every record handed back
             counts.failed_invocations += 1
             reason = str(exc)
-            self._report(f"delivery {attempt} of {len(pending)} records failed: {reason}")
             errors = getattr(exc.report, "errors", None)
             errors = errors if isinstance(errors, Mapping) else {}
             for item_id, _ in pending:

@@ -383,6 +383,7 @@ class IngestSidecar:
         entries: list[SinkEntry] = []
         pending: list[tuple[int, Triage, tuple[str, ...]]] = []
         drifts: Drifts = {}
+        unusual: list[tuple[int, dict[str, Any]]] = []
         parsed: dict[int, dict[str, Any]] = {}
         clean: list[tuple[int, Item, dict[str, Any]]] = []
         warnings: list[LogLine] = []
@@ -413,6 +414,7 @@ class IngestSidecar:
             if not drifted:
                 if known is not None and not known.issuperset(record):
                     self._note_unexpected(item.item_id, record, report, unexpected)
+                    unusual.append((len(entries), record))
                 clean.append((len(entries), item, record))
                 entries.append(_UNSET)
                 continue
@@ -510,7 +512,7 @@ class IngestSidecar:
         sent: Future[list[PushResult]] | None = None
         if fetching is not None and write_early:
             first = [index for index, entry in enumerate(entries) if entry.outcome != PROBE]
-            sent = self._send_early(entries, first, clean, drifts, received_at)
+            sent = self._send_early(entries, first, clean, unusual, drifts, received_at)
         if fetching is not None:
             fetched, fetch_error = fetching.result()
             self._repair_pending(
@@ -528,7 +530,7 @@ class IngestSidecar:
         if not self._stats_ttl_s:
             pass
         elif replays is None:
-            stats = self._batch_stats(entries, clean, drifts, received_at)
+            stats = self._batch_stats(entries, clean, unusual, drifts, received_at)
         else:
             stats = self._replay_stats(entries, drifts, replays)
         if sent is not None:
@@ -731,25 +733,24 @@ class IngestSidecar:
         self,
         entries: Sequence[SinkEntry],
         clean: Sequence[tuple[int, Item, dict[str, Any]]],
+        unusual: Sequence[tuple[int, dict[str, Any]]],
         drifts: Drifts,
         received_at: str,
     ) -> BatchStats:
-        """Each entry's contribution to the batch's hourly bucket (see drift_stats)."""
+        """Each entry's contribution to the batch's hourly bucket (see drift_stats).
+
+        `unusual` are the clean records that carry fields the schema does not know (found
+        by the classification pass, so the others are not looked at again)."""
         known = self.schema.known
-        declared = known if known is not None else frozenset(self.schema.names)
-        only_declared = declared.issuperset
-        most = len(declared)
         cached = self._contributions.get
         stats = BatchStats(bucket_hour(received_at), self._stats_ttl_s)
         index = stats.index
         positions = [index(_MALFORMED_CONTRIBUTION)] * len(entries)
         clean_index = index(_CLEAN_CONTRIBUTION)
-        for position, _, record in clean:
-            if len(record) <= most and only_declared(record):
-                positions[position] = clean_index
-            else:
-                extra = unexpected_names(record, known)
-                positions[position] = index(cached(CLEAN, (), (), extra))
+        for position, _, _ in clean:
+            positions[position] = clean_index
+        for position, record in unusual:
+            positions[position] = index(cached(CLEAN, (), (), unexpected_names(record, known)))
         for position, (record, drifted, kinds) in drifts.items():
             outcome = entries[position].outcome
             if outcome == PROBE:
@@ -833,6 +834,7 @@ class IngestSidecar:
         entries: Sequence[SinkEntry],
         first: Sequence[int],
         clean: Sequence[tuple[int, Item, dict[str, Any]]],
+        unusual: Sequence[tuple[int, dict[str, Any]]],
         drifts: Drifts,
         received_at: str,
     ) -> Future[list[PushResult]]:
@@ -841,7 +843,9 @@ class IngestSidecar:
         part = [entries[index] for index in first]
         stats = None
         if self._stats_ttl_s:
-            stats = _positions(self._batch_stats(entries, clean, drifts, received_at), first)
+            stats = _positions(
+                self._batch_stats(entries, clean, unusual, drifts, received_at), first
+            )
         return self._executor().submit(
             self.sink.push, part, source_id=self.source_id, received_at=received_at, stats=stats
         )

@@ -15,6 +15,7 @@ from sidecar_fn.drift import valid_invoice_id
 from sidecar_fn.errors import SettingsError, SourceUnavailable
 from sidecar_fn.http_body import MAX_CALL_BYTES, ByteAllowance, echo, error_code, read_body
 from sidecar_fn.http_deadline import deadline_transport, exchange_deadline
+from sidecar_fn.http_errors import classified_http_errors
 from sidecar_fn.ports import SourceRecord
 from sidecar_fn.retries import Retryable
 from sidecar_fn.schema import ID_FIELD
@@ -178,24 +179,14 @@ class HttpSourceOfTruth:
     ) -> dict[str, Any]:
         """One request, its whole exchange bounded by the deadline (see http_deadline)."""
         headers = {"Authorization": f"Bearer {token}"} if token is not None else None
-        try:
-            with (
-                exchange_deadline(deadline - self._clock()),
-                self._client.stream("GET", url, timeout=timeout_s, headers=headers) as response,
-            ):
-                body = read_body(
-                    response, allowance=allowance, deadline=deadline, clock=self._clock
-                )
-                status = response.status_code
-                location = response.headers.get("location", "")
-        except httpx.ProtocolError as exc:
-            raise Retryable(f"HTTP protocol error ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise Retryable(f"{type(exc).__name__}: {echo(str(exc))}") from exc
-        except httpx.HTTPError as exc:
-            raise SourceUnavailable(
-                f"source of truth request failed ({type(exc).__name__})"
-            ) from exc
+        with (
+            classified_http_errors("source of truth request"),
+            exchange_deadline(deadline - self._clock()),
+            self._client.stream("GET", url, timeout=timeout_s, headers=headers) as response,
+        ):
+            body = read_body(response, allowance=allowance, deadline=deadline, clock=self._clock)
+            status = response.status_code
+            location = response.headers.get("location", "")
         if 300 <= status < 400:
             raise SourceUnavailable(
                 f"source of truth answered {status}; not following {echo(location)}"

@@ -15,6 +15,7 @@ from sidecar_fn.breaker import CircuitBreaker
 from sidecar_fn.errors import SourceUnavailable
 from sidecar_fn.http_body import ByteAllowance, echo, error_code, read_body
 from sidecar_fn.http_deadline import deadline_transport, exchange_deadline
+from sidecar_fn.http_errors import classified_http_errors
 from sidecar_fn.ports import MetricsSink, SourceRecord
 from sidecar_fn.retries import Retryable
 from sidecar_fn.salesforce_auth import CredentialSource, SalesforceSession, SessionKeeper
@@ -232,22 +233,16 @@ class SalesforceSourceOfTruth:
         with self._usage_lock:
             self.pages += 1
             self.queries += "/query?q=" in url
-        try:
-            with (
-                exchange_deadline(deadline - self.calls.clock()),
-                self._client.stream("GET", url, headers=headers, timeout=timeout_s) as response,
-            ):
-                body = read_body(
-                    response, allowance=scope.allowance, deadline=deadline, clock=self.calls.clock
-                )
-                status = response.status_code
-                usage = parse_limit_info(response.headers.get("sforce-limit-info"))
-        except httpx.ProtocolError as exc:
-            raise Retryable(f"HTTP protocol error ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise Retryable(f"{type(exc).__name__}: {echo(str(exc))}") from exc
-        except httpx.HTTPError as exc:
-            raise SourceUnavailable(f"Salesforce request failed ({type(exc).__name__})") from exc
+        with (
+            classified_http_errors("Salesforce request"),
+            exchange_deadline(deadline - self.calls.clock()),
+            self._client.stream("GET", url, headers=headers, timeout=timeout_s) as response,
+        ):
+            body = read_body(
+                response, allowance=scope.allowance, deadline=deadline, clock=self.calls.clock
+            )
+            status = response.status_code
+            usage = parse_limit_info(response.headers.get("sforce-limit-info"))
         if usage is not None:
             with self._usage_lock:
                 # answers of concurrent chunks arrive in any order: within a call keep the
@@ -283,27 +278,21 @@ class SalesforceSourceOfTruth:
         }
 
         def attempt(timeout_s: float) -> SalesforceSession:
-            try:
-                with (
-                    exchange_deadline(deadline - self.calls.clock()),
-                    self._client.stream(
-                        "POST", self._token_url, data=form, timeout=timeout_s
-                    ) as response,
-                ):
-                    body = read_body(
-                        response,
-                        allowance=ByteAllowance(MAX_TOKEN_BYTES),
-                        deadline=deadline,
-                        clock=self.calls.clock,
-                        max_bytes=MAX_TOKEN_BYTES,
-                    )
-                    status = response.status_code
-            except httpx.ProtocolError as exc:
-                raise Retryable(f"HTTP protocol error ({type(exc).__name__})") from exc
-            except httpx.TransportError as exc:
-                raise Retryable(f"{type(exc).__name__}: {echo(str(exc))}") from exc
-            except httpx.HTTPError as exc:
-                raise SourceUnavailable(f"Salesforce login failed ({type(exc).__name__})") from exc
+            with (
+                classified_http_errors("Salesforce login"),
+                exchange_deadline(deadline - self.calls.clock()),
+                self._client.stream(
+                    "POST", self._token_url, data=form, timeout=timeout_s
+                ) as response,
+            ):
+                body = read_body(
+                    response,
+                    allowance=ByteAllowance(MAX_TOKEN_BYTES),
+                    deadline=deadline,
+                    clock=self.calls.clock,
+                    max_bytes=MAX_TOKEN_BYTES,
+                )
+                status = response.status_code
             if status in RETRYABLE_STATUS or status >= 500:
                 raise Retryable(f"HTTP {status}")
             return _session(status, body)

@@ -72,6 +72,10 @@ class RecordLog:
         try:
             stream.write(text + "\n")
             stream.flush()
+        except (OSError, ValueError):
+            # As logging.Handler.handleError does: a log line that cannot be written (a
+            # closed or broken stream) never fails the batch it describes.
+            pass
         finally:
             handler.release()
 

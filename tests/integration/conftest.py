@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.conftest import IN_CI
+from local.farm_server import FarmServer, start_farm
+from tests.conftest import missing
 from tests.integration.redis_cluster import LocalCluster, tools_missing
 from tests.integration.sqs_queues import MOTO_CREDENTIALS, REGION
 
@@ -30,9 +31,7 @@ def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     """A real three-primary Redis Cluster of this test's own (fails in CI without the tools)."""
     problem = tools_missing()
     if problem is not None:
-        if IN_CI:
-            pytest.fail(f"a local Redis Cluster is required: {problem}", pytrace=False)
-        pytest.skip(problem)
+        missing(f"a local Redis Cluster is required: {problem}")
     local = LocalCluster(tmp_path / "cluster")
     try:
         local.create()
@@ -40,3 +39,16 @@ def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture(scope="module")
+def farm() -> Iterator[FarmServer]:
+    """The farm over real HTTP on a free local port, one per test module."""
+    with start_farm() as server:
+        yield server
+
+
+@pytest.fixture
+def quiet_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Powertools metrics switched off, so a handler test prints no EMF lines."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")

@@ -8,11 +8,10 @@ from redis.cluster import RedisCluster
 
 from aos.stats_read import read_buckets
 from sidecar_fn.keys import key_names
-from sidecar_fn.ports import Retirement
-from sidecar_fn.replays import Replay, replay_item_id
 from sidecar_fn.settings import Settings
 from sidecar_fn.wiring import build_sidecar
 from tests.integration.redis_cluster import LocalCluster
+from tests.integration.test_stats_redis import first_replay
 from tests.unit.sidecar.fakes import CapturedLogger, FakeSource, RecordingMetrics, pristine
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -42,13 +41,7 @@ def test_statistics_and_replays_share_the_batch_slot(cluster: LocalCluster) -> N
     [(entry_id, fields)] = [
         e for e in client.xrange(settings.dlq_stream) if e[1][b"reason"] == b"retries_exhausted"
     ]
-    replay = Replay(
-        replay_item_id("x1", entry_id.decode()),
-        fields[b"raw"],
-        "retries_exhausted",
-        fields[b"received_at"].decode(),
-        Retirement(entry_id.decode(), "x1", 1),
-    )
+    replay = first_replay("x1", entry_id, fields)
     assert sidecar.replay([replay]).outcomes == {replay.item_id: "repaired"}
     assert client.xlen(settings.dlq_stream) == 1
 

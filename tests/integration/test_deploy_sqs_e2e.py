@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -22,12 +21,6 @@ from tests.conftest import KeySpace
 from tests.integration.sqs_queues import REGION, drain, make_queues
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def farm() -> Iterator[FarmServer]:
-    with start_farm() as server:
-        yield server
 
 
 def farm_records(farm_url: str, *, count: int, seed: int, chaos: bool) -> list[str]:

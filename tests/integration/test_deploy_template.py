@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 import redis
-from cfnlint.decode import decode
 
 from bench.coldstart import lambda_python, link_distributions, requirement_closure
 from local.farm_server import FarmServer, start_farm
-from tests.conftest import IN_CI, KeySpace
+from tests.conftest import KeySpace, missing
+from tests.sam_template import load_template
 
 pytestmark = pytest.mark.integration
 
@@ -79,15 +79,8 @@ class Package:
     built_entries: frozenset[str]
 
 
-def _template() -> dict[str, Any]:
-    decoded, matches = decode(str(ROOT / "template.yaml"))
-    assert not matches, matches
-    assert isinstance(decoded, dict)
-    return decoded
-
-
 def _handler_spec() -> str:
-    handler = _template()["Resources"]["SidecarFunction"]["Properties"]["Handler"]
+    handler = load_template()["Resources"]["SidecarFunction"]["Properties"]["Handler"]
     assert isinstance(handler, str)
     return handler
 
@@ -102,9 +95,7 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
     python312 = lambda_python()
     if python312 is None:
         message = "CPython 3.12 (the Lambda runtime's) is needed to compile the package"
-        if IN_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        missing(message)
     root = tmp_path_factory.mktemp("package")
     task_root, runtime_root = root / "task", root / "runtime"
     subprocess.run(
@@ -171,7 +162,9 @@ def test_build_target_installs_requirements_for_the_lambda_runtime(tmp_path: Pat
     assert "--python-version 3.12" in pip_line
     assert "--only-binary=:all:" in pip_line
     assert "--platform manylinux2014_x86_64" in pip_line
-    assert _template()["Resources"]["SidecarFunction"]["Properties"]["Architectures"] == ["x86_64"]
+    assert load_template()["Resources"]["SidecarFunction"]["Properties"]["Architectures"] == [
+        "x86_64"
+    ]
 
 
 def test_template_handler_imports_from_the_package_alone(package: Package, tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -10,34 +9,17 @@ import orjson
 import pytest
 import redis
 
-from local.farm_server import FarmServer, start_farm
+from local.farm_server import FarmServer
 from sidecar_fn.settings import Settings
 from sidecar_fn.sidecar import IngestSidecar
 from sidecar_fn.wiring import build_sidecar
 from tests.conftest import KeySpace
+from tests.integration.test_sidecar_farm import Context
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("quiet_metrics")]
 
 DECLARED = ("invoice_id", "total_amount", "vendor_id", "status")
 NONE = {"renamed_share": "0", "string_number_share": "0", "case_share": "0", "empty_share": "0"}
-
-
-class Context:
-    """The part of Lambda's context the sidecar reads."""
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
-@pytest.fixture(scope="module")
-def farm() -> Iterator[FarmServer]:
-    with start_farm() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _quiet_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
 
 
 def sidecar(keyspace: KeySpace, redis_url: str, farm_url: str, share: str) -> IngestSidecar:

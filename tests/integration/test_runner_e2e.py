@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +17,11 @@ import pytest
 import redis
 
 from local.events import EventFactory
-from local.farm_server import FarmServer, start_farm
+from local.farm_server import FarmServer
 
 pytestmark = pytest.mark.integration
 
 RUNNER = Path(__file__).resolve().parents[2] / "local" / "run_sidecar.py"
-
-
-@pytest.fixture(scope="module")
-def farm() -> Iterator[FarmServer]:
-    with start_farm() as server:
-        yield server
 
 
 def runner_args(farm_url: str, redis_url: str, keys: Any, *extra: str) -> list[str]:

@@ -4,22 +4,15 @@ with one line per dead-lettered record."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
-from local.farm_server import FarmServer, start_farm
+from local.farm_server import FarmServer
 from tests.integration.test_runner_e2e import run, runner_args, summary_of
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def farm() -> Iterator[FarmServer]:
-    with start_farm() as server:
-        yield server
 
 
 def _json_lines(text: str) -> list[dict[str, Any]]:

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from local.farm_server import FarmServer, start_farm
+from local.farm_server import FarmServer
 from tests.integration.test_runner_e2e import run, runner_args, summary_of
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def farm() -> Iterator[FarmServer]:
-    with start_farm() as server:
-        yield server
 
 
 def test_records_are_checked_against_the_schema_file(

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
 from local.cli import main
-from local.farm_server import FarmServer, start_farm
+from local.farm_server import FarmServer
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def farm() -> Iterator[FarmServer]:
-    with start_farm() as server:
-        yield server
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 import redis
 from moto.server import ThreadedMotoServer
 
-from local.farm_server import FarmServer, start_farm
+from local.farm_server import FarmServer
 
 pytestmark = pytest.mark.integration
 
@@ -37,12 +37,6 @@ def emulator() -> Iterator[str]:
         yield f"http://127.0.0.1:{PORT}"
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def farm() -> Iterator[FarmServer]:
-    with start_farm() as server:
-        yield server
 
 
 def _queue(endpoint: str, name: str, bodies: list[str]) -> str:

@@ -4,13 +4,12 @@ identity per record whatever the event shape, samples from this run only."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
-from local.farm_server import FarmServer, start_farm
+from local.farm_server import FarmServer
 from tests.integration.test_runner_e2e import (
     all_item_ids,
     expected_ids,
@@ -20,12 +19,6 @@ from tests.integration.test_runner_e2e import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def farm() -> Iterator[FarmServer]:
-    with start_farm() as server:
-        yield server
 
 
 def test_a_range_replayed_as_kinesis_after_sqs_writes_no_duplicates(

@@ -6,7 +6,6 @@ import base64
 import json
 import re
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from sidecar_fn.sidecar import IngestSidecar
 from sidecar_fn.wiring import build_sidecar
 from tests.conftest import KeySpace
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("quiet_metrics")]
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 EXPECTED_FIELDS = ("invoice_id", "total_amount", "vendor_id", "status")
@@ -40,17 +39,6 @@ class Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
-
-
-@pytest.fixture(scope="module")
-def farm() -> Iterator[FarmServer]:
-    with start_farm() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _quiet_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
 
 
 def closed_port_url() -> str:

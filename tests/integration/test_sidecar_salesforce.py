@@ -20,16 +20,11 @@ from sidecar_fn.source_salesforce import SalesforceSourceOfTruth
 from sidecar_fn.wiring import build_salesforce_source, build_sidecar
 from tests.conftest import KeySpace
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("quiet_metrics")]
 
 FULL_SCHEMA = "sidecar_fn/schemas/invoice_full.json"
 CREDENTIALS = {"SALESFORCE_CLIENT_ID": "aos-farm-dev-client",
                "SALESFORCE_CLIENT_SECRET": "aos-farm-dev-secret"}  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _quiet_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
 
 
 def farm_with(monkeypatch: pytest.MonkeyPatch, **env: str) -> FarmServer:

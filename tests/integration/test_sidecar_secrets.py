@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from local.farm_server import start_farm
 from sidecar_fn import handler as handler_module
@@ -17,18 +15,7 @@ from sidecar_fn.settings import Settings
 from sidecar_fn.wiring import farm_token
 from tests.conftest import KeySpace
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def _aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    secrets.clear_cache()
-    with mock_aws():
-        yield
-    secrets.clear_cache()
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("secretsmanager")]
 
 
 def create(value: str) -> str:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
-from local.farm_server import FarmServer, start_farm
+from local.farm_server import FarmServer
 from sidecar_fn.drift_stats import BatchStats, bucket_hour, contribution
 from sidecar_fn.ports import Retirement, SinkEntry
 from sidecar_fn.redis_sink import RedisStreamSink
@@ -23,18 +22,18 @@ from tests.integration.test_sidecar_farm import (
     stream_event,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("quiet_metrics")]
 
 
-@pytest.fixture(scope="module")
-def farm() -> Iterator[FarmServer]:
-    with start_farm() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _quiet_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+def first_replay(original: str, entry_id: bytes, fields: dict[bytes, bytes]) -> Replay:
+    """The first replay of a retries_exhausted dead letter first delivered as `original`."""
+    return Replay(
+        replay_item_id(original, entry_id.decode()),
+        fields[b"raw"],
+        "retries_exhausted",
+        fields[b"received_at"].decode(),
+        Retirement(entry_id.decode(), original, 1),
+    )
 
 
 def bucket(client: redis.Redis, keyspace: KeySpace) -> tuple[str, dict[str, int]]:
@@ -125,13 +124,7 @@ def test_a_replay_removes_its_dead_letter_and_moves_the_count_in_the_same_write(
         "kind:missing": 1,
     }
     [(entry_id, fields)] = redis_client.xrange(keyspace.dlq_stream)
-    replay = Replay(
-        replay_item_id("d1", entry_id.decode()),
-        fields[b"raw"],
-        "retries_exhausted",
-        fields[b"received_at"].decode(),
-        Retirement(entry_id.decode(), "d1", 1),
-    )
+    replay = first_replay("d1", entry_id, fields)
 
     healthy = make_sidecar(keyspace, redis_url, farm.url)
     report = healthy.replay([replay])
@@ -162,13 +155,7 @@ def test_a_replay_that_fails_again_goes_back_with_its_attempt_count(
     drifted = json.dumps({"invoice_id": "INV-43", "total_amount": 3, "status": "PAID"})
     down.dead_letter([("d2", drifted.encode())], "retries_exhausted", "gave up")
     [(entry_id, fields)] = redis_client.xrange(keyspace.dlq_stream)
-    replay = Replay(
-        replay_item_id("d2", entry_id.decode()),
-        fields[b"raw"],
-        "retries_exhausted",
-        fields[b"received_at"].decode(),
-        Retirement(entry_id.decode(), "d2", 1),
-    )
+    replay = first_replay("d2", entry_id, fields)
     report = down.replay([replay])
     assert report.failures == [replay.item_id]
     assert redis_client.xlen(keyspace.dlq_stream) == 1

@@ -15,6 +15,7 @@ import redis
 from tests.conftest import missing
 
 from .evil_sot import EvilSourceOfTruth, RecordingServer, loopback_alias_available
+from .ledger import ReadStreams, read_ledger
 from .redis_server import PrivateRedis
 
 SidecarFactory = Callable[..., Any]
@@ -46,6 +47,19 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server = PrivateRedis(tmp_path / "redis-data")
     server.directory.mkdir()
     server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Path, tls_material: dict[str, str]) -> Iterator[PrivateRedis]:
+    """A private redis-server speaking only TLS with the test certificates (fails in CI,
+    skips elsewhere, when redis-server was built without TLS)."""
+    server = PrivateRedis(tmp_path, tls=tls_material)
+    try:
+        server.start()
+    except RuntimeError as exc:
+        missing(f"redis-server without TLS support: {exc}")
     yield server
     server.kill()
 
@@ -98,6 +112,12 @@ def unique_keys() -> dict[str, str]:
 
 
 @pytest.fixture
+def read_streams(redis_client: redis.Redis, keyspace: Any) -> ReadStreams:
+    """Read this test's main and dead-letter streams, as they are at each call."""
+    return lambda: read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+
+
+@pytest.fixture
 def make_sidecar() -> Iterator[SidecarFactory]:
     """Build sidecars the way the Lambda handler does: Settings.from_env, then build_sidecar."""
     settings_module = require("sidecar_fn.settings")
@@ -110,6 +130,14 @@ def make_sidecar() -> Iterator[SidecarFactory]:
         return wiring.build_sidecar(settings, redis_client=redis_client, **kwargs)
 
     yield build
+
+
+@pytest.fixture
+def evil_sidecar(
+    evil_sot: EvilSourceOfTruth, make_sidecar: SidecarFactory, keyspace: Any, redis_url: str
+) -> Any:
+    """A sidecar on this test's keys on the real Redis, asking the hostile source of truth."""
+    return make_sidecar(sidecar_env(keyspace.env(), redis_url, evil_sot.url))
 
 
 @pytest.fixture

@@ -38,6 +38,8 @@ META_FIELDS = (
     "repair_source",
 )
 SourceOfTruth = Callable[[str], Mapping[str, Any] | None]
+ReadStreams = Callable[[], "Ledger"]
+"""Reads the test's main and dead-letter streams into a fresh ledger."""
 
 
 def _text(value: bytes | str) -> str:

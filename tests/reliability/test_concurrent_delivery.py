@@ -7,11 +7,10 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import pytest
-import redis
 
 from .batches import kinesis_event, mixed_items, sqs_event
 from .farm_truth import FarmTruth
-from .ledger import check_ledger, read_ledger
+from .ledger import ReadStreams, check_ledger
 from .workers import deliver_after_barrier
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
@@ -26,7 +25,7 @@ def test_two_processes_same_batch_exactly_once(
     farm_factory: Any,
     keyspace: Any,
     redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
 ) -> None:
     farm = farm_factory(None)
     truth = FarmTruth(farm.url)
@@ -48,7 +47,7 @@ def test_two_processes_same_batch_exactly_once(
                 assert first["failed"] == [] and second["failed"] == []
                 assert first["counts"] == second["counts"], "a duplicate counted differently"
                 assert sum(first["counts"].values()) == BATCH
-        ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+        ledger = read_streams()
         assert ledger.duplicates() == {}
         assert check_ledger(ledger, all_items, sot=truth) == []
         assert ledger.main_entries + ledger.dlq_entries == ROUNDS * BATCH
@@ -57,7 +56,7 @@ def test_two_processes_same_batch_exactly_once(
 
 
 def test_overlapping_batches_from_two_processes(
-    evil_sot: Any, keyspace: Any, redis_url: str, redis_client: redis.Redis
+    evil_sot: Any, keyspace: Any, redis_url: str, read_streams: ReadStreams
 ) -> None:
     env = {**keyspace.env(), "REDIS_URL": redis_url, "FARM_URL": evil_sot.url}
     items = mixed_items("overlap", 400)
@@ -70,6 +69,6 @@ def test_overlapping_batches_from_two_processes(
         ]
         results = [future.result(timeout=120) for future in futures]
     assert all(result["failed"] == [] for result in results)
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(items)) == []
     assert ledger.main_entries + ledger.dlq_entries == len(items)

@@ -18,7 +18,7 @@ from .batches import Item, LambdaContext, drifted, dumps
 from .conftest import FAST_RECOVERY, SidecarFactory, require, sidecar_env
 from .delivery import deliver
 from .evil_sot import EvilSourceOfTruth, RecordingServer, pristine_invoice
-from .ledger import Ledger, check_ledger, expected_outcome, read_ledger
+from .ledger import Ledger, ReadStreams, check_ledger, expected_outcome, read_ledger
 
 pytestmark = pytest.mark.reliability
 
@@ -248,19 +248,12 @@ def _huge(drift: bool) -> bytes:
 @pytest.mark.integration
 @pytest.mark.parametrize("kinesis", [False, True], ids=["sqs", "kinesis"])
 def test_huge_records_over_one_mib_land_once_on_real_redis(
-    kinesis: bool,
-    evil_sot: EvilSourceOfTruth,
-    make_sidecar: SidecarFactory,
-    keyspace: Any,
-    redis_url: str,
-    redis_client: redis.Redis,
+    kinesis: bool, evil_sot: EvilSourceOfTruth, evil_sidecar: Any, read_streams: ReadStreams
 ) -> None:
-    env = sidecar_env(keyspace.env(), redis_url, evil_sot.url)
-    sidecar = make_sidecar(env)
     items = _with_ids([_huge(False), _huge(True), b"[" + b"1," * 600_000 + b"1]"])
-    result = deliver(sidecar, items, kinesis=kinesis)
+    result = deliver(evil_sidecar, items, kinesis=kinesis)
     assert result.failed == []
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(items), exact_outcomes=False) == []
     assert ledger.outcome(items[2][0]) == "malformed"
     assert {ledger.outcome(items[0][0]), ledger.outcome(items[1][0])} <= {

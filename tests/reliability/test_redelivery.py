@@ -5,51 +5,37 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import redis
 
 from .batches import mixed_items
-from .conftest import SidecarFactory, sidecar_env
 from .delivery import deliver
 from .evil_sot import EvilSourceOfTruth
-from .ledger import check_ledger, read_ledger
+from .ledger import ReadStreams, check_ledger
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
 ITEMS = mixed_items("redeliver", 50)
 
 
-def _sidecar(make_sidecar: SidecarFactory, keyspace: Any, redis_url: str, url: str) -> Any:
-    env = sidecar_env(keyspace.env(), redis_url, url)
-    return make_sidecar(env)
-
-
 @pytest.mark.parametrize("kinesis", [False, True], ids=["sqs", "kinesis"])
 def test_the_same_item_twice_in_one_batch_lands_once(
     kinesis: bool,
-    evil_sot: EvilSourceOfTruth,
-    make_sidecar: SidecarFactory,
-    keyspace: Any,
-    redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
+    evil_sidecar: Any,
 ) -> None:
-    sidecar = _sidecar(make_sidecar, keyspace, redis_url, evil_sot.url)
     doubled = [item for item in ITEMS for _ in range(2)]
-    result = deliver(sidecar, doubled, kinesis=kinesis)
+    result = deliver(evil_sidecar, doubled, kinesis=kinesis)
     assert result.failed == []
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS)) == []
 
 
 def test_kinesis_replay_from_the_first_failure_adds_nothing_twice(
     evil_sot: EvilSourceOfTruth,
-    make_sidecar: SidecarFactory,
-    keyspace: Any,
-    redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
+    evil_sidecar: Any,
 ) -> None:
-    sidecar = _sidecar(make_sidecar, keyspace, redis_url, evil_sot.url)
     evil_sot.set("unavailable")
-    first = deliver(sidecar, ITEMS, kinesis=True, budget_ms=5_000)
+    first = deliver(evil_sidecar, ITEMS, kinesis=True, budget_ms=5_000)
     assert first.failed
     evil_sot.set("ok")
     order = [item_id for item_id, _ in ITEMS]
@@ -58,22 +44,16 @@ def test_kinesis_replay_from_the_first_failure_adds_nothing_twice(
         if not pending:
             break
         start = min(order.index(item_id) for item_id in pending)
-        pending = deliver(sidecar, ITEMS[start:], kinesis=True).failed
+        pending = deliver(evil_sidecar, ITEMS[start:], kinesis=True).failed
     assert pending == []
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS)) == []
     assert ledger.main_entries + ledger.dlq_entries == len(ITEMS)
 
 
-def test_redelivered_items_count_under_their_first_outcome(
-    evil_sot: EvilSourceOfTruth,
-    make_sidecar: SidecarFactory,
-    keyspace: Any,
-    redis_url: str,
-) -> None:
-    sidecar = _sidecar(make_sidecar, keyspace, redis_url, evil_sot.url)
-    first = deliver(sidecar, ITEMS)
-    again = deliver(sidecar, ITEMS)
+def test_redelivered_items_count_under_their_first_outcome(evil_sidecar: Any) -> None:
+    first = deliver(evil_sidecar, ITEMS)
+    again = deliver(evil_sidecar, ITEMS)
     assert first.failed == again.failed == []
     assert again.counts == first.counts
 
@@ -82,15 +62,12 @@ def test_redelivered_items_count_under_their_first_outcome(
 def test_a_ten_thousand_record_batch_lands_once(
     kinesis: bool,
     evil_sot: EvilSourceOfTruth,
-    make_sidecar: SidecarFactory,
-    keyspace: Any,
-    redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
+    evil_sidecar: Any,
 ) -> None:
     items = mixed_items("big", 10_000)
-    sidecar = _sidecar(make_sidecar, keyspace, redis_url, evil_sot.url)
-    assert deliver(sidecar, items, kinesis=kinesis).failed == []
-    assert deliver(sidecar, items, kinesis=kinesis).failed == []
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    assert deliver(evil_sidecar, items, kinesis=kinesis).failed == []
+    assert deliver(evil_sidecar, items, kinesis=kinesis).failed == []
+    ledger = read_streams()
     assert check_ledger(ledger, dict(items)) == []
     assert len(evil_sot.unintended()) == 0

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import redis
-from moto import mock_aws
 
-from sidecar_fn import secrets
 from sidecar_fn.errors import SettingsError
 from sidecar_fn.settings import Settings
 from sidecar_fn.wiring import build_redis_client
@@ -18,17 +14,6 @@ from sidecar_fn.wiring import build_redis_client
 from .redis_server import PrivateRedis
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
-
-
-@pytest.fixture
-def secretsmanager(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    secrets.clear_cache()
-    with mock_aws():
-        yield boto3.client("secretsmanager")
-    secrets.clear_cache()
 
 
 @pytest.mark.parametrize("stored", ["auth-token-1", '{"password": "auth-token-1"}'])

@@ -110,12 +110,17 @@ def test_redis_killed_while_batches_are_in_flight(
     assert ledger.main_entries + ledger.dlq_entries == len(items)
 
 
-def test_redis_out_of_memory_fails_batches_back_whole(
+@pytest.mark.parametrize("kinesis", [True, False], ids=["kinesis", "sqs"])
+def test_redis_out_of_memory_fails_each_write_back_whole(
+    kinesis: bool,
     private_redis: PrivateRedis,
     evil_sot: EvilSourceOfTruth,
     make_sidecar: SidecarFactory,
     unique_keys: dict[str, str],
 ) -> None:
+    """A Kinesis batch is one script call, failed back whole; a standard SQS batch with drift
+    is two (what needs no answer from the source of truth is written while it is asked), and
+    each part is failed back whole."""
     items = mixed_items("oom", 3_000)
     client = private_redis.client()
     used = int(client.info("memory")["used_memory"])
@@ -125,16 +130,17 @@ def test_redis_out_of_memory_fails_batches_back_whole(
     sidecar = make_sidecar(env)
     failed: list[str] = []
     for start in range(0, len(items), 300):
-        failed += deliver(sidecar, items[start : start + 300]).failed
+        delivery = deliver(sidecar, items[start : start + 300], kinesis=kinesis)
+        looked_up = delivery.report.drift.source_lookups
+        whole = {0, 300} if kinesis else {0, 300, looked_up, 300 - looked_up}
+        assert len(delivery.failed) in whole, "a write was failed back only in part"
+        failed += delivery.failed
     assert 0 < len(failed) < len(items), "expected Redis to run out of memory part-way"
-    # Redis refuses a whole script call; a standard SQS batch with drift is written in two
-    # (what needs no repair, then the repaired), so a batch comes back whole or one call's
-    # part of it; the ledger check proves no item is both handed back and written.
     ledger = read_ledger(client, unique_keys["AOS_STREAM"], unique_keys["AOS_DLQ_STREAM"])
     assert check_ledger(ledger, dict(items), pending=failed) == []
 
     client.config_set("maxmemory", "0")
-    assert redeliver_failed(sidecar, items, failed) == []
+    assert redeliver_failed(sidecar, items, failed, kinesis=kinesis) == []
     ledger = read_ledger(client, unique_keys["AOS_STREAM"], unique_keys["AOS_DLQ_STREAM"])
     client.close()
     assert check_ledger(ledger, dict(items)) == []

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.conftest import missing
 
 from .conftest import require
 from .farm_truth import FarmTruth
@@ -30,42 +27,34 @@ def run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[
 
 
 def test_runner_with_token_farm_and_tls_redis(
-    tmp_path: Path, tls_material: dict[str, str], farm_factory: Any, unique_keys: dict[str, str]
+    tls_redis: PrivateRedis, farm_factory: Any, unique_keys: dict[str, str]
 ) -> None:
     require("local.run_sidecar")
     token = f"tok-{uuid.uuid4().hex}-SECRET"
     farm = farm_factory({"FARM_API_TOKEN": token})
-    server = PrivateRedis(tmp_path, tls=tls_material)
+    command = runner_command(farm_url=farm.url, redis_url=tls_redis.url, count=COUNT, seed=3)
+    env = {**runner_env(unique_keys, tls_redis.url), "FARM_API_TOKEN": token}
+
+    refused = run(command, {k: v for k, v in env.items() if k != "FARM_API_TOKEN"})
+    assert refused.returncode != 0
+    assert "Traceback" not in refused.stderr
+
+    result = run(command, env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert token not in result.stdout + result.stderr
+    summary = summary_of(result.stdout)
+    assert summary["read"] == COUNT and summary["reconciled"] is True
+
+    client = tls_redis.client()
+    ledger = read_ledger(client, unique_keys["AOS_STREAM"], unique_keys["AOS_DLQ_STREAM"])
+    assert read_checkpoint(client, unique_keys["AOS_SOURCE_ID"], seed=3) == COUNT
+    client.close()
+    items = expected_items(farm.url, seed=3, count=COUNT, token=token)
+    truth = FarmTruth(farm.url, token=token)
     try:
-        server.start()
-    except RuntimeError as exc:
-        missing(f"redis-server without TLS support: {exc}")
-    try:
-        command = runner_command(farm_url=farm.url, redis_url=server.url, count=COUNT, seed=3)
-        env = {**runner_env(unique_keys, server.url), "FARM_API_TOKEN": token}
-
-        refused = run(command, {k: v for k, v in env.items() if k != "FARM_API_TOKEN"})
-        assert refused.returncode != 0
-        assert "Traceback" not in refused.stderr
-
-        result = run(command, env)
-        assert result.returncode == 0, result.stderr[-2000:]
-        assert token not in result.stdout + result.stderr
-        summary = summary_of(result.stdout)
-        assert summary["read"] == COUNT and summary["reconciled"] is True
-
-        client = server.client()
-        ledger = read_ledger(client, unique_keys["AOS_STREAM"], unique_keys["AOS_DLQ_STREAM"])
-        assert read_checkpoint(client, unique_keys["AOS_SOURCE_ID"], seed=3) == COUNT
-        client.close()
-        items = expected_items(farm.url, seed=3, count=COUNT, token=token)
-        truth = FarmTruth(farm.url, token=token)
-        try:
-            truth.prefetch(drifted_invoice_ids(items.values()))
-            assert check_ledger(ledger, items, sot=truth) == []
-        finally:
-            truth.close()
-        assert ledger.dlq_reasons()["retries_exhausted"] == 0
-        assert token not in str(ledger.main) + str(ledger.dlq)
+        truth.prefetch(drifted_invoice_ids(items.values()))
+        assert check_ledger(ledger, items, sot=truth) == []
     finally:
-        server.kill()
+        truth.close()
+    assert ledger.dlq_reasons()["retries_exhausted"] == 0
+    assert token not in str(ledger.main) + str(ledger.dlq)

@@ -11,13 +11,11 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import missing
-
 from .batches import mixed_items
 from .conftest import FAST_RECOVERY, SidecarFactory, sidecar_env
 from .delivery import deliver, redeliver_failed
 from .evil_sot import BATCH_PATH, EvilSourceOfTruth, RecordingServer
-from .ledger import check_ledger, expected_outcome, read_ledger
+from .ledger import ReadStreams, check_ledger, expected_outcome, read_ledger
 from .redis_server import PrivateRedis
 
 pytestmark = pytest.mark.reliability
@@ -101,6 +99,7 @@ def test_sidecar_sends_the_token_and_never_leaks_it(
     redis_client: redis.Redis,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
+    read_streams: ReadStreams,
 ) -> None:
     token = secret_token()
     evil_sot.token = token
@@ -128,7 +127,7 @@ def test_sidecar_sends_the_token_and_never_leaks_it(
         assert seen.headers.get("authorization") == f"Bearer {token}"
     assert bystander.requests == [], "a redirect took the token off-host"
 
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS)) == []
     stored = [
         str(fields)
@@ -148,7 +147,7 @@ def test_sidecar_without_the_token_is_refused_and_fails_items_back(
     make_sidecar: SidecarFactory,
     keyspace: Any,
     redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
 ) -> None:
     token = secret_token()
     farm = farm_factory({"FARM_API_TOKEN": token})
@@ -164,7 +163,7 @@ def test_sidecar_without_the_token_is_refused_and_fails_items_back(
         assert repairable <= set(anonymous.failed)
         authorised = make_sidecar({**base, "FARM_API_TOKEN": token})
         assert redeliver_failed(authorised, items, anonymous.failed) == []
-        ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+        ledger = read_streams()
         assert check_ledger(ledger, dict(items), sot=truth) == []
     finally:
         truth.close()
@@ -183,35 +182,26 @@ def test_settings_accept_rediss_urls_and_hide_the_token() -> None:
 
 @pytest.mark.integration
 def test_sidecar_over_tls_redis(
-    tmp_path: Path,
-    tls_material: dict[str, str],
+    tls_redis: PrivateRedis,
     evil_sot: EvilSourceOfTruth,
     make_sidecar: SidecarFactory,
     unique_keys: dict[str, str],
 ) -> None:
-    server = PrivateRedis(tmp_path, tls=tls_material)
-    try:
-        server.start()
-    except RuntimeError as exc:
-        missing(f"redis-server without TLS support: {exc}")
-    try:
-        env = {**unique_keys, **FAST_RECOVERY, "FARM_URL": evil_sot.url}
-        assert server.url.startswith("rediss://")
-        sidecar = make_sidecar({**env, "REDIS_URL": server.url})
-        assert deliver(sidecar, ITEMS).failed == []
-        client = server.client()
-        ledger = read_ledger(client, unique_keys["AOS_STREAM"], unique_keys["AOS_DLQ_STREAM"])
-        client.close()
-        assert check_ledger(ledger, dict(ITEMS)) == []
+    env = {**unique_keys, **FAST_RECOVERY, "FARM_URL": evil_sot.url}
+    assert tls_redis.url.startswith("rediss://")
+    sidecar = make_sidecar({**env, "REDIS_URL": tls_redis.url})
+    assert deliver(sidecar, ITEMS).failed == []
+    client = tls_redis.client()
+    ledger = read_ledger(client, unique_keys["AOS_STREAM"], unique_keys["AOS_DLQ_STREAM"])
+    client.close()
+    assert check_ledger(ledger, dict(ITEMS)) == []
 
-        unverified = f"rediss://127.0.0.1:{server.port}/0"
-        stranger = make_sidecar({**env, "REDIS_URL": unverified})
-        refused = deliver(stranger, ITEMS[:5], budget_ms=5_000)
-        assert len(refused.failed) == 5, "a certificate nobody vouched for was accepted"
-        plain = make_sidecar({**env, "REDIS_URL": f"redis://127.0.0.1:{server.port}/0"})
-        assert len(deliver(plain, ITEMS[:5], budget_ms=5_000).failed) == 5
-    finally:
-        server.kill()
+    unverified = f"rediss://127.0.0.1:{tls_redis.port}/0"
+    stranger = make_sidecar({**env, "REDIS_URL": unverified})
+    refused = deliver(stranger, ITEMS[:5], budget_ms=5_000)
+    assert len(refused.failed) == 5, "a certificate nobody vouched for was accepted"
+    plain = make_sidecar({**env, "REDIS_URL": f"redis://127.0.0.1:{tls_redis.port}/0"})
+    assert len(deliver(plain, ITEMS[:5], budget_ms=5_000).failed) == 5
 
 
 @pytest.mark.integration

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 
 from .batches import UNKNOWN_NUMBER, mixed_items
 from .conftest import SidecarFactory, sidecar_env
@@ -21,7 +20,7 @@ from .evil_sot import (
     pristine_invoice,
 )
 from .farm_truth import FarmTruth
-from .ledger import check_ledger, expected_outcome, read_ledger
+from .ledger import ReadStreams, check_ledger, expected_outcome
 from .redis_server import free_port
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
@@ -61,16 +60,13 @@ def test_hostile_source_never_lets_a_wrong_record_through(
     behaviour: str,
     evil_sot: EvilSourceOfTruth,
     bystander: RecordingServer,
-    make_sidecar: SidecarFactory,
-    keyspace: Any,
-    redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
+    evil_sidecar: Any,
 ) -> None:
-    sidecar = make_sidecar(sidecar_env(keyspace.env(), redis_url, evil_sot.url))
     evil_sot.set(behaviour)
-    first = deliver(sidecar, ITEMS, budget_ms=5_000)
+    first = deliver(evil_sidecar, ITEMS, budget_ms=5_000)
 
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS), pending=first.failed, exact_outcomes=False) == []
     assert set(first.failed) <= NEEDS_SOURCE
     assert ledger.item_ids() >= NEEDS_NOTHING, "records that need no repair were held back"
@@ -79,8 +75,8 @@ def test_hostile_source_never_lets_a_wrong_record_through(
     assert evil_sot.unintended() == []
 
     evil_sot.set("ok")
-    assert redeliver_failed(sidecar, ITEMS, first.failed) == []
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    assert redeliver_failed(evil_sidecar, ITEMS, first.failed) == []
+    ledger = read_streams()
     exact = behaviour != "wrong_invoice"
     assert check_ledger(ledger, dict(ITEMS), exact_outcomes=exact) == []
     assert bystander.requests == []
@@ -88,15 +84,12 @@ def test_hostile_source_never_lets_a_wrong_record_through(
 
 def test_wrong_invoice_is_never_merged(
     evil_sot: EvilSourceOfTruth,
-    make_sidecar: SidecarFactory,
-    keyspace: Any,
-    redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
+    evil_sidecar: Any,
 ) -> None:
-    sidecar = make_sidecar(sidecar_env(keyspace.env(), redis_url, evil_sot.url))
     evil_sot.set("wrong_invoice")
-    first = deliver(sidecar, ITEMS, budget_ms=5_000)
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    first = deliver(evil_sidecar, ITEMS, budget_ms=5_000)
+    ledger = read_streams()
     repaired_in_main = [
         item for item, envelopes in ledger.main.items() if envelopes[0]["meta"]["is_repaired"]
     ]
@@ -106,33 +99,30 @@ def test_wrong_invoice_is_never_merged(
 
 def test_slow_source_past_the_deadline_fails_items_back(
     evil_sot: EvilSourceOfTruth,
-    make_sidecar: SidecarFactory,
-    keyspace: Any,
-    redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
+    evil_sidecar: Any,
 ) -> None:
-    sidecar = make_sidecar(sidecar_env(keyspace.env(), redis_url, evil_sot.url))
     evil_sot.delay_seconds = 3.0
     evil_sot.set("slow")
-    first = deliver(sidecar, ITEMS, budget_ms=1_500)
+    first = deliver(evil_sidecar, ITEMS, budget_ms=1_500)
     assert set(first.failed) == NEEDS_SOURCE
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS), pending=first.failed, exact_outcomes=False) == []
     evil_sot.set("ok")
-    assert redeliver_failed(sidecar, ITEMS, first.failed) == []
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    assert redeliver_failed(evil_sidecar, ITEMS, first.failed) == []
+    ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS)) == []
 
 
 def test_source_down_fails_back_only_what_needs_it(
-    make_sidecar: SidecarFactory, keyspace: Any, redis_url: str, redis_client: redis.Redis
+    make_sidecar: SidecarFactory, keyspace: Any, redis_url: str, read_streams: ReadStreams
 ) -> None:
     sidecar = make_sidecar(
         sidecar_env(keyspace.env(), redis_url, f"http://127.0.0.1:{free_port()}")
     )
     first = deliver(sidecar, ITEMS, budget_ms=5_000)
     assert set(first.failed) == NEEDS_SOURCE
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS), pending=first.failed) == []
     assert first.counts["failed"] == len(NEEDS_SOURCE)
 
@@ -163,7 +153,7 @@ def test_real_farm_flaky_or_slow(
     make_sidecar: SidecarFactory,
     keyspace: Any,
     redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
 ) -> None:
     farm = farm_factory(fault)
     truth = farm_truth_factory(farm.url)
@@ -174,10 +164,10 @@ def test_real_farm_flaky_or_slow(
     failed: list[str] = []
     for start in range(0, len(items), 25):
         failed += deliver(sidecar, items[start : start + 25]).failed
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(items), pending=failed, sot=truth) == []
     assert redeliver_failed(sidecar, items, failed, rounds=20) == []
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(items), sot=truth) == []
     assert ledger.main_entries + ledger.dlq_entries == len(items)
 
@@ -187,7 +177,7 @@ def test_partial_source_failure_fails_back_only_the_unanswered_chunk(
     make_sidecar: SidecarFactory,
     keyspace: Any,
     redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
 ) -> None:
     items = mixed_items("chunks", 1_500)
     needs_source = {i for i, raw in items if _needs_source(raw)}
@@ -197,27 +187,24 @@ def test_partial_source_failure_fails_back_only_the_unanswered_chunk(
     first = deliver(sidecar, items)
     assert set(first.failed) <= needs_source
     assert 0 < len(first.failed) < len(needs_source), "expected some chunks answered, some not"
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(items), pending=first.failed) == []
     evil_sot.set("ok")
     assert redeliver_failed(sidecar, items, first.failed) == []
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(items)) == []
 
 
 def test_drip_fed_answer_does_not_hold_the_batch_past_its_deadline(
     evil_sot: EvilSourceOfTruth,
-    make_sidecar: SidecarFactory,
-    keyspace: Any,
-    redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
+    evil_sidecar: Any,
 ) -> None:
-    sidecar = make_sidecar(sidecar_env(keyspace.env(), redis_url, evil_sot.url))
     evil_sot.drip_interval = 0.05
     evil_sot.set("drip")
     outcome: list[Any] = []
     worker = threading.Thread(
-        target=lambda: outcome.append(deliver(sidecar, ITEMS, budget_ms=3_000)), daemon=True
+        target=lambda: outcome.append(deliver(evil_sidecar, ITEMS, budget_ms=3_000)), daemon=True
     )
     worker.start()
     worker.join(timeout=DEADLINE_GUARD_S)
@@ -227,7 +214,7 @@ def test_drip_fed_answer_does_not_hold_the_batch_past_its_deadline(
     assert not still_reading, f"the batch was still reading after {DEADLINE_GUARD_S} s"
     assert set(outcome[0].failed) == NEEDS_SOURCE
     assert evil_sot.drips_finished == 0
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS), pending=outcome[0].failed) == []
 
 
@@ -235,17 +222,14 @@ def test_drip_fed_answer_does_not_hold_the_batch_past_its_deadline(
 def test_source_lacking_the_field_too_makes_the_record_unrepairable(
     behaviour: str,
     evil_sot: EvilSourceOfTruth,
-    make_sidecar: SidecarFactory,
-    keyspace: Any,
-    redis_url: str,
-    redis_client: redis.Redis,
+    read_streams: ReadStreams,
+    evil_sidecar: Any,
 ) -> None:
     def truth(invoice_id: str) -> dict[str, Any] | None:
         return degrade(pristine_invoice(invoice_id), behaviour)
 
-    sidecar = make_sidecar(sidecar_env(keyspace.env(), redis_url, evil_sot.url))
     evil_sot.set(behaviour)
-    assert deliver(sidecar, ITEMS).failed == []
-    ledger = read_ledger(redis_client, keyspace.stream, keyspace.dlq_stream)
+    assert deliver(evil_sidecar, ITEMS).failed == []
+    ledger = read_streams()
     assert check_ledger(ledger, dict(ITEMS), sot=truth) == []
     assert ledger.dlq_reasons()["unrepairable"] > 0

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -82,12 +82,14 @@ def answer_gzip_bomb(connection: socket.socket, head: bytes) -> None:
     )
 
 
-def test_compressed_answer_is_refused_unread_and_identity_is_asked_for() -> None:
+def assert_bomb_refused_unread(make_source: Callable[[str], Any], match: str | None = None) -> None:
+    """The source built by `make_source(url)` refuses a gzip bomb without inflating it, having
+    asked for an identity (uncompressed) answer."""
     server = RawHttpServer(answer_gzip_bomb)
-    source = HttpSourceOfTruth(server.url, max_attempts=1)
+    source = make_source(server.url)
     tracemalloc.start()
     try:
-        with pytest.raises(SourceUnavailable, match="Content-Encoding 'gzip'"):
+        with pytest.raises(SourceUnavailable, match=match):
             source.fetch_many(["INV-1"], budget_s=5)
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -96,6 +98,12 @@ def test_compressed_answer_is_refused_unread_and_identity_is_asked_for() -> None
         server.close()
     assert peak < 4_000_000, f"peak {peak} bytes while refusing a {len(GZIP_BOMB)}-byte answer"
     assert b"\r\naccept-encoding: identity\r\n" in server.heads[0].lower()
+
+
+def test_compressed_answer_is_refused_unread_and_identity_is_asked_for() -> None:
+    assert_bomb_refused_unread(
+        lambda url: HttpSourceOfTruth(url, max_attempts=1), match="Content-Encoding 'gzip'"
+    )
 
 
 def padded_answer(connection: socket.socket, head: bytes) -> None:
@@ -182,16 +190,4 @@ def test_slow_headers_do_not_hold_a_salesforce_login_past_its_budget(
 
 
 def test_a_compressed_salesforce_answer_is_refused_unread() -> None:
-    server = RawHttpServer(answer_gzip_bomb)
-    source = salesforce_source(server.url, max_attempts=1)
-    tracemalloc.start()
-    try:
-        with pytest.raises(SourceUnavailable):
-            source.fetch_many(["INV-1"], budget_s=5)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-        source.close()
-        server.close()
-    assert peak < 4_000_000, f"peak {peak} bytes while refusing a {len(GZIP_BOMB)}-byte answer"
-    assert b"\r\naccept-encoding: identity\r\n" in server.heads[0].lower()
+    assert_bomb_refused_unread(lambda url: salesforce_source(url, max_attempts=1))

@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from sidecar_fn import secrets
 from sidecar_fn.settings import Settings
 from sidecar_fn.wiring import build_source
 
 from .evil_sot import EvilSourceOfTruth, pristine_invoice
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
-
-
-@pytest.fixture
-def secretsmanager(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    secrets.clear_cache()
-    with mock_aws():
-        yield boto3.client("secretsmanager")
-    secrets.clear_cache()
 
 
 def bearer(evil_sot: EvilSourceOfTruth) -> list[str]:

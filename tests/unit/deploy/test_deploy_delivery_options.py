@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import decode
 
-ROOT = Path(__file__).resolve().parents[3]
 FIFO_ONLY = {"Fn::If": ["IsFifoQueue", True, {"Ref": "AWS::NoValue"}]}
-
-
-@pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    decoded, matches = decode(str(ROOT / "template.yaml"))
-    assert not matches, matches
-    assert isinstance(decoded, dict)
-    return decoded
 
 
 def test_queue_type_defaults_to_standard_and_offers_fifo(template: dict[str, Any]) -> None:

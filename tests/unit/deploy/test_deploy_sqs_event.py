@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from local.batch_response import failed_item_ids
 from local.sqs_source import (
     lambda_sqs_event,
     lambda_sqs_record,
@@ -105,40 +104,6 @@ def test_region_of_rejects_non_arns() -> None:
     assert region_of("arn:aws-cn:sqs:cn-north-1:123456789012:q") == "cn-north-1"
     with pytest.raises(ValueError, match="not an ARN"):
         region_of("https://sqs.us-east-1.amazonaws.com/123456789012/q")
-
-
-IDS = ["a", "b", "c"]
-
-
-@pytest.mark.parametrize(
-    ("response", "expected"),
-    [
-        (None, set()),
-        ({}, set()),
-        ({"batchItemFailures": None}, set()),
-        ({"batchItemFailures": []}, set()),
-        ({"batchItemFailures": [{"itemIdentifier": "b"}]}, {"b"}),
-        ({"batchItemFailures": [{"itemIdentifier": "a"}, {"itemIdentifier": "c"}]}, {"a", "c"}),
-    ],
-)
-def test_partial_failures_follow_lambda(response: object, expected: set[str]) -> None:
-    assert failed_item_ids(response, IDS) == expected
-
-
-@pytest.mark.parametrize(
-    "response",
-    [
-        "not an object",
-        {"batchItemFailures": "b"},
-        {"batchItemFailures": [{"itemIdentifier": "zzz"}]},
-        {"batchItemFailures": [{"itemIdentifier": ""}]},
-        {"batchItemFailures": [{"itemIdentifier": None}]},
-        {"batchItemFailures": [{"itemId": "b"}]},
-        {"batchItemFailures": ["b"]},
-    ],
-)
-def test_invalid_responses_fail_the_whole_batch(response: object) -> None:
-    assert failed_item_ids(response, IDS) == set(IDS)
 
 
 @pytest.mark.parametrize(("batch_size", "wait_seconds"), [(0, 1), (10, -1), (10, 21)])

@@ -5,9 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-from cfnlint.decode import decode
-
 ROOT = Path(__file__).resolve().parents[3]
 CONTRACT_ENVIRONMENT = {
     "REDIS_URL",
@@ -19,14 +16,6 @@ CONTRACT_ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
 }
-
-
-@pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    decoded, matches = decode(str(ROOT / "template.yaml"))
-    assert not matches, matches
-    assert isinstance(decoded, dict)
-    return decoded
 
 
 def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:

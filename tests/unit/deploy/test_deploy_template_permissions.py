@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import decode
 from samtranslator.translator.transform import transform
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.sam_template import load_template
+
 REDIS_URL_PATTERN_TESTS = {
     "rediss://master.cache.amazonaws.com:6379/0": True,
     "rediss://app-user@master.cache.amazonaws.com:6379/0": True,
@@ -34,9 +33,7 @@ class _NoManagedPolicies:
 
 @pytest.fixture(scope="module")
 def source() -> dict[str, Any]:
-    decoded, matches = decode(str(ROOT / "template.yaml"))
-    assert not matches, matches
-    return json.loads(json.dumps(decoded))
+    return json.loads(json.dumps(load_template()))
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import fakeredis
 import pytest
@@ -12,6 +12,9 @@ from sidecar_fn.sidecar import IngestSidecar
 from sidecar_fn.wiring import build_sidecar
 
 from .fakes import CapturedLogger, FakeSource, RecordingMetrics
+
+SidecarWith = Callable[[Settings], IngestSidecar]
+"""Builds a sidecar from other settings on the same fakes as the `sidecar` fixture."""
 
 
 @pytest.fixture
@@ -45,13 +48,26 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def sidecar(
-    settings: Settings,
+def sidecar_with(
     fake_redis: fakeredis.FakeRedis,
     source: FakeSource,
     metrics: RecordingMetrics,
     captured: CapturedLogger,
-) -> IngestSidecar:
-    return build_sidecar(
-        settings, redis_client=fake_redis, source=source, metrics=metrics, logger=captured.logger
-    )
+) -> SidecarWith:
+    """Wire a sidecar from the given settings onto this test's fakes."""
+
+    def build(settings: Settings) -> IngestSidecar:
+        return build_sidecar(
+            settings,
+            redis_client=fake_redis,
+            source=source,
+            metrics=metrics,
+            logger=captured.logger,
+        )
+
+    return build
+
+
+@pytest.fixture
+def sidecar(settings: Settings, sidecar_with: SidecarWith) -> IngestSidecar:
+    return sidecar_with(settings)

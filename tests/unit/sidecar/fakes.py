@@ -1,4 +1,4 @@
-"""Fakes for the sidecar's ports: an in-memory source of truth and a recording metrics sink."""
+"""Fakes for the sidecar's ports and Lambda context: a source of truth, metrics sink, logger."""
 
 from __future__ import annotations
 
@@ -35,6 +35,16 @@ def pristine(invoice_id: str) -> dict[str, Any]:
         },
         "last_modified": "2025-01-02T00:00:00Z",
     }
+
+
+class Context:
+    """The part of Lambda's context the sidecar reads: a fixed remaining time."""
+
+    def __init__(self, millis: int) -> None:
+        self.millis = millis
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.millis
 
 
 class FakeSource:

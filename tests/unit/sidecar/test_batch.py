@@ -15,8 +15,10 @@ from sidecar_fn.settings import Settings
 from sidecar_fn.sidecar import IngestSidecar
 from sidecar_fn.wiring import build_sidecar
 
+from .conftest import SidecarWith
 from .fakes import (
     CapturedLogger,
+    Context,
     FakeSource,
     RecordingMetrics,
     expected_outcomes,
@@ -44,14 +46,6 @@ def envelopes(client: fakeredis.FakeRedis, stream: str = "unit:main") -> list[di
 
 def dead_letters(client: fakeredis.FakeRedis) -> list[dict[bytes, bytes]]:
     return [fields for _, fields in client.xrange("unit:dlq")]
-
-
-class Context:
-    def __init__(self, millis: int) -> None:
-        self.millis = millis
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.millis
 
 
 @pytest.mark.parametrize("name", ["sqs_batch", "kinesis_batch"])
@@ -250,16 +244,10 @@ def test_duplicate_ids_inside_one_batch_give_one_entry(
 
 
 def test_logs_drift_and_repair_with_real_ids_and_never_the_token(
-    fake_redis: fakeredis.FakeRedis, source: FakeSource, captured: CapturedLogger
+    sidecar_with: SidecarWith, captured: CapturedLogger
 ) -> None:
     settings = Settings(farm_api_token="tok-SECRET-123", source_id="s", stream="unit:main")
-    sidecar = build_sidecar(
-        settings,
-        redis_client=fake_redis,
-        source=source,
-        metrics=RecordingMetrics(),
-        logger=captured.logger,
-    )
+    sidecar = sidecar_with(settings)
     sidecar.handle_batch(load_event("sqs_batch"))
     messages = captured.messages()
     assert "Drift Detected for INV-102. Fetching repair..." in messages

@@ -10,27 +10,20 @@ import pytest
 
 from sidecar_fn.settings import Settings
 from sidecar_fn.sidecar import IngestSidecar
-from sidecar_fn.wiring import build_sidecar
 
-from .fakes import CapturedLogger, FakeSource, RecordingMetrics, pristine
+from .conftest import SidecarWith
+from .fakes import CapturedLogger, FakeSource, pristine
 from .test_batch import envelopes, sqs
 
 
-def make(
-    fake_redis: fakeredis.FakeRedis,
-    source: FakeSource,
-    captured: CapturedLogger,
-    verify_share: float,
-) -> IngestSidecar:
-    settings = Settings(
-        source_id="unit-src", stream="unit:main", dlq_stream="unit:dlq", verify_share=verify_share
-    )
-    return build_sidecar(
-        settings,
-        redis_client=fake_redis,
-        source=source,
-        metrics=RecordingMetrics(),
-        logger=captured.logger,
+def make(sidecar_with: SidecarWith, verify_share: float) -> IngestSidecar:
+    return sidecar_with(
+        Settings(
+            source_id="unit-src",
+            stream="unit:main",
+            dlq_stream="unit:dlq",
+            verify_share=verify_share,
+        )
     )
 
 
@@ -75,8 +68,9 @@ def test_certain_drift_is_repaired_without_the_source(
     fake_redis: fakeredis.FakeRedis,
     source: FakeSource,
     captured: CapturedLogger,
+    sidecar_with: SidecarWith,
 ) -> None:
-    sidecar = make(fake_redis, source, captured, verify_share=0.0)
+    sidecar = make(sidecar_with, verify_share=0.0)
     report = sidecar.handle_batch(sqs(record(**change)))
     assert report.outcomes == {"m0": "repaired"}
     assert source.calls == []
@@ -100,9 +94,9 @@ def test_uncertain_drift_is_repaired_from_the_source(
     kind: str,
     fake_redis: fakeredis.FakeRedis,
     source: FakeSource,
-    captured: CapturedLogger,
+    sidecar_with: SidecarWith,
 ) -> None:
-    sidecar = make(fake_redis, source, captured, verify_share=0.0)
+    sidecar = make(sidecar_with, verify_share=0.0)
     report = sidecar.handle_batch(sqs(record(**change)))
     assert report.outcomes == {"m0": "repaired"}
     assert source.calls == [(["INV-7"], pytest.approx(10.0, abs=1))]
@@ -115,9 +109,9 @@ def test_uncertain_drift_is_repaired_from_the_source(
 
 
 def test_several_kinds_in_one_record(
-    fake_redis: fakeredis.FakeRedis, source: FakeSource, captured: CapturedLogger
+    fake_redis: fakeredis.FakeRedis, sidecar_with: SidecarWith
 ) -> None:
-    sidecar = make(fake_redis, source, captured, verify_share=0.0)
+    sidecar = make(sidecar_with, verify_share=0.0)
     raw = record(vendor_id=..., vendorId="VEND-0007", status="Approved", total_amount=None)
     sidecar.handle_batch(sqs(raw))
     [envelope] = envelopes(fake_redis)
@@ -131,9 +125,9 @@ def test_several_kinds_in_one_record(
 
 
 def test_every_local_repair_is_verified_at_share_one(
-    fake_redis: fakeredis.FakeRedis, source: FakeSource, captured: CapturedLogger
+    fake_redis: fakeredis.FakeRedis, source: FakeSource, sidecar_with: SidecarWith
 ) -> None:
-    sidecar = make(fake_redis, source, captured, verify_share=1.0)
+    sidecar = make(sidecar_with, verify_share=1.0)
     report = sidecar.handle_batch(
         sqs(record(status="approved"), record("INV-8", total_amount="10"))
     )
@@ -144,9 +138,12 @@ def test_every_local_repair_is_verified_at_share_one(
 
 
 def test_a_disagreement_takes_the_source_value_and_switches_the_field_off(
-    fake_redis: fakeredis.FakeRedis, source: FakeSource, captured: CapturedLogger
+    fake_redis: fakeredis.FakeRedis,
+    source: FakeSource,
+    captured: CapturedLogger,
+    sidecar_with: SidecarWith,
 ) -> None:
-    sidecar = make(fake_redis, source, captured, verify_share=1.0)
+    sidecar = make(sidecar_with, verify_share=1.0)
     truth = pristine("INV-7")
     source.overrides["INV-7"] = {**truth, "total_amount": 875}
     report = sidecar.handle_batch(sqs(record(total_amount="8.75")))
@@ -167,9 +164,9 @@ def test_a_disagreement_takes_the_source_value_and_switches_the_field_off(
 
 
 def test_verification_that_cannot_happen_keeps_the_local_repair(
-    fake_redis: fakeredis.FakeRedis, source: FakeSource, captured: CapturedLogger
+    source: FakeSource, sidecar_with: SidecarWith
 ) -> None:
-    sidecar = make(fake_redis, source, captured, verify_share=1.0)
+    sidecar = make(sidecar_with, verify_share=1.0)
     source.unanswered = {"INV-7"}
     report = sidecar.handle_batch(sqs(record(status="approved")))
     assert report.outcomes == {"m0": "repaired"}
@@ -177,9 +174,9 @@ def test_verification_that_cannot_happen_keeps_the_local_repair(
 
 
 def test_unexpected_fields_stay_and_are_reported(
-    fake_redis: fakeredis.FakeRedis, source: FakeSource, captured: CapturedLogger
+    fake_redis: fakeredis.FakeRedis, captured: CapturedLogger, sidecar_with: SidecarWith
 ) -> None:
-    sidecar = make(fake_redis, source, captured, verify_share=0.0)
+    sidecar = make(sidecar_with, verify_share=0.0)
     clean = orjson.dumps({**pristine("INV-7"), "po_number": "PO-1"})
     renamed = orjson.dumps({**pristine("INV-8"), "billingAddress": {"city": "X"}, "vendorRef": "Y"})
     report = sidecar.handle_batch(sqs(clean, renamed))
@@ -191,10 +188,8 @@ def test_unexpected_fields_stay_and_are_reported(
     assert line["fields"] == {"po_number": 1, "billingAddress": 1, "vendorRef": 1}
 
 
-def test_single_record_api_repairs_locally(
-    fake_redis: fakeredis.FakeRedis, source: FakeSource, captured: CapturedLogger
-) -> None:
-    sidecar = make(fake_redis, source, captured, verify_share=0.0)
+def test_single_record_api_repairs_locally(source: FakeSource, sidecar_with: SidecarWith) -> None:
+    sidecar = make(sidecar_with, verify_share=0.0)
     value = orjson.loads(record(vendor_id=..., vendorId="VEND-0007", status="aPPROVED"))
     assert sidecar.detect_drift(value)
     assert sidecar.repair_record(value) == pristine("INV-7")

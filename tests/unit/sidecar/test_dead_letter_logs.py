@@ -15,15 +15,7 @@ import pytest
 from sidecar_fn.malformed import malformed_error
 from sidecar_fn.sidecar import IngestSidecar
 
-from .fakes import CapturedLogger, FakeSource
-
-
-class Context:
-    def __init__(self, millis: int) -> None:
-        self.millis = millis
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.millis
+from .fakes import CapturedLogger, Context, FakeSource
 
 
 def kinesis(*payloads: bytes) -> dict[str, Any]:

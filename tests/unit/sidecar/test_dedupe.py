@@ -12,9 +12,9 @@ from sidecar_fn.dedupe import VERSION_PREFIX, parse_dedupe_fields, version_id
 from sidecar_fn.errors import SettingsError
 from sidecar_fn.settings import Settings
 from sidecar_fn.sidecar import IngestSidecar
-from sidecar_fn.wiring import build_sidecar
 
-from .fakes import CapturedLogger, FakeSource, RecordingMetrics, pristine
+from .conftest import SidecarWith
+from .fakes import FakeSource, pristine
 
 FIELDS = ("invoice_id", "last_modified")
 
@@ -33,18 +33,9 @@ def sqs(*records: tuple[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def deduping(
-    fake_redis: fakeredis.FakeRedis, source: FakeSource, captured: CapturedLogger
-) -> IngestSidecar:
-    settings = Settings(
-        source_id="unit-src", stream="unit:main", dlq_stream="unit:dlq", dedupe_key=FIELDS
-    )
-    return build_sidecar(
-        settings,
-        redis_client=fake_redis,
-        source=source,
-        metrics=RecordingMetrics(),
-        logger=captured.logger,
+def deduping(sidecar_with: SidecarWith) -> IngestSidecar:
+    return sidecar_with(
+        Settings(source_id="unit-src", stream="unit:main", dlq_stream="unit:dlq", dedupe_key=FIELDS)
     )
 
 

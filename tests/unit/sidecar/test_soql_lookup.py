@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sidecar_fn.soql_lookup import (
     HEAD_MARGIN,
     MAX_REQUEST_HEAD,
+    LookupChunk,
     chunk_lookups,
     is_lookup_id,
     lookup_query,
@@ -20,6 +21,21 @@ from sidecar_fn.soql_lookup import (
 
 SELECT = ("Id", "Invoice_Number__c", "Vendor_Id__c")
 QUERY_URL = "https://acme.my.salesforce.com/services/data/v59.0/query?q="
+
+
+def invoice_chunks(ids: list[str], header_bytes: int, **limits: int) -> list[LookupChunk]:
+    """chunk_lookups for Invoice__c by Invoice_Number__c, selecting SELECT."""
+    return chunk_lookups(
+        ids,
+        query_url=QUERY_URL,
+        select=SELECT,
+        sobject="Invoice__c",
+        id_field="Invoice_Number__c",
+        header_bytes=header_bytes,
+        **limits,
+    )
+
+
 HOSTILE = [
     "INV-1' OR Name != '",
     "INV-1\\' OR Name != \\'",
@@ -56,14 +72,7 @@ def test_hostile_ids_never_reach_a_query(value: str) -> None:
     with pytest.raises(ValueError, match="not a lookup id"):
         lookup_query(SELECT, "Invoice__c", "Invoice_Number__c", ["INV-1", value])
     with pytest.raises(ValueError, match="not a lookup id"):
-        chunk_lookups(
-            ["INV-1", value],
-            query_url=QUERY_URL,
-            select=SELECT,
-            sobject="Invoice__c",
-            id_field="Invoice_Number__c",
-            header_bytes=200,
-        )
+        invoice_chunks(["INV-1", value], header_bytes=200)
 
 
 @given(st.text())
@@ -81,29 +90,14 @@ def test_quoting_round_trips_through_a_soql_parser(value: str) -> None:
 
 def test_chunks_hold_at_most_max_ids() -> None:
     ids = [f"INV-{n}" for n in range(1, 451)]
-    chunks = chunk_lookups(
-        ids,
-        query_url=QUERY_URL,
-        select=SELECT,
-        sobject="Invoice__c",
-        id_field="Invoice_Number__c",
-        header_bytes=300,
-        max_ids=200,
-    )
+    chunks = invoice_chunks(ids, header_bytes=300, max_ids=200)
     assert [len(c.ids) for c in chunks] == [200, 200, 50]
     assert [i for c in chunks for i in c.ids] == ids
 
 
 def test_long_ids_and_big_headers_make_smaller_chunks() -> None:
     ids = [f"INV-{10**11 + n}" for n in range(400)]
-    small = chunk_lookups(
-        ids,
-        query_url=QUERY_URL,
-        select=SELECT,
-        sobject="Invoice__c",
-        id_field="Invoice_Number__c",
-        header_bytes=12_000,
-    )
+    small = invoice_chunks(ids, header_bytes=12_000)
     assert len(small) > 2
     for chunk in small:
         assert len(chunk.url) + 12_000 + HEAD_MARGIN <= MAX_REQUEST_HEAD
@@ -117,15 +111,7 @@ def test_long_ids_and_big_headers_make_smaller_chunks() -> None:
 )
 def test_every_chunk_fits_the_request_limit(numbers: list[int], headers: int, max_ids: int) -> None:
     ids = [f"INV-{n}" for n in numbers]
-    chunks = chunk_lookups(
-        ids,
-        query_url=QUERY_URL,
-        select=SELECT,
-        sobject="Invoice__c",
-        id_field="Invoice_Number__c",
-        header_bytes=headers,
-        max_ids=max_ids,
-    )
+    chunks = invoice_chunks(ids, header_bytes=headers, max_ids=max_ids)
     assert [i for c in chunks for i in c.ids] == ids
     for chunk in chunks:
         assert 1 <= len(chunk.ids) <= max_ids
@@ -136,11 +122,4 @@ def test_every_chunk_fits_the_request_limit(numbers: list[int], headers: int, ma
 
 def test_no_room_for_a_single_id_is_an_error() -> None:
     with pytest.raises(ValueError, match="longer than the request limit"):
-        chunk_lookups(
-            ["INV-1"],
-            query_url=QUERY_URL,
-            select=SELECT,
-            sobject="Invoice__c",
-            id_field="Invoice_Number__c",
-            header_bytes=16_000,
-        )
+        invoice_chunks(["INV-1"], header_bytes=16_000)

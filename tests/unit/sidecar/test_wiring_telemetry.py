@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import uuid
+from collections.abc import Iterator
 
 import pytest
 from redis.connection import SSLConnection
@@ -12,7 +15,7 @@ from sidecar_fn import handler as handler_module
 from sidecar_fn.errors import InvalidEvent
 from sidecar_fn.settings import Settings
 from sidecar_fn.source_http import HttpSourceOfTruth
-from sidecar_fn.telemetry import EmfMetrics, RecordLog
+from sidecar_fn.telemetry import EmfMetrics, RecordLog, build_logger
 from sidecar_fn.wiring import build_redis_client, build_sidecar
 
 from .fakes import CapturedLogger
@@ -20,6 +23,22 @@ from .fakes import CapturedLogger
 
 def values(emf_value: object) -> list[object]:
     return emf_value if isinstance(emf_value, list) else [emf_value]
+
+
+@pytest.fixture
+def cold_start() -> Iterator[None]:
+    """The handler's cached sidecar dropped before and after the test, as at a cold start."""
+    handler_module.current_sidecar.cache_clear()
+    yield
+    handler_module.current_sidecar.cache_clear()
+
+
+@pytest.fixture
+def emf_metrics(monkeypatch: pytest.MonkeyPatch) -> EmfMetrics:
+    """EMF metrics switched on, printing to stdout (namespace AOS/Test, service svc)."""
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
+    return EmfMetrics(namespace="AOS/Test", service="svc")
 
 
 def test_build_sidecar_makes_real_clients_without_connecting() -> None:
@@ -36,35 +55,26 @@ def test_rediss_url_builds_a_tls_client() -> None:
     assert plain.connection_pool.connection_class is not SSLConnection
 
 
+@pytest.mark.usefixtures("cold_start")
 def test_handler_builds_once_per_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AOS_SOURCE_ID", "cold-start-src")
-    handler_module.current_sidecar.cache_clear()
-    try:
-        first = handler_module.current_sidecar()
-        assert first.source_id == "cold-start-src"
-        monkeypatch.setenv("AOS_SOURCE_ID", "changed")
-        assert handler_module.current_sidecar() is first
-    finally:
-        handler_module.current_sidecar.cache_clear()
+    first = handler_module.current_sidecar()
+    assert first.source_id == "cold-start-src"
+    monkeypatch.setenv("AOS_SOURCE_ID", "changed")
+    assert handler_module.current_sidecar() is first
 
 
+@pytest.mark.usefixtures("cold_start")
 def test_handler_answers_empty_batch_without_io(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    handler_module.current_sidecar.cache_clear()
-    try:
-        assert handler_module.handler({"Records": []}, None) == {"batchItemFailures": []}
-    finally:
-        handler_module.current_sidecar.cache_clear()
+    assert handler_module.handler({"Records": []}, None) == {"batchItemFailures": []}
 
 
 def test_emf_metrics_prints_one_document_per_batch(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    emf_metrics: EmfMetrics, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
-    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
-    metrics = EmfMetrics(namespace="AOS/Test", service="svc")
-    metrics.publish({"clean": 3, "repaired": 1})
-    metrics.publish({"clean": 2, "repaired": 0})
+    emf_metrics.publish({"clean": 3, "repaired": 1})
+    emf_metrics.publish({"clean": 2, "repaired": 0})
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 2
     first = lines[0]
@@ -110,24 +120,18 @@ def test_record_log_honours_a_raised_level() -> None:
     assert captured.messages() == ["Record Unrepairable."]
 
 
+@pytest.mark.usefixtures("cold_start")
 def test_handler_rejects_an_event_that_is_not_a_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    handler_module.current_sidecar.cache_clear()
-    try:
-        with pytest.raises(InvalidEvent):
-            handler_module.handler({"detail": "not records"}, None)
-    finally:
-        handler_module.current_sidecar.cache_clear()
+    with pytest.raises(InvalidEvent):
+        handler_module.handler({"detail": "not records"}, None)
 
 
 def test_emf_drift_per_field_has_the_field_dimension(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    emf_metrics: EmfMetrics, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
-    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
-    metrics = EmfMetrics(namespace="AOS/Test", service="svc")
-    metrics.publish_by_field("drift", {"vendor_id": 4, "status": 1})
-    metrics.publish({"clean": 1})
+    emf_metrics.publish_by_field("drift", {"vendor_id": 4, "status": 1})
+    emf_metrics.publish({"clean": 1})
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(line.get("field"), values(line.get("drift", []))) for line in lines[:2]] == [
         ("vendor_id", [4]),
@@ -135,3 +139,10 @@ def test_emf_drift_per_field_has_the_field_dimension(
     ]
     assert sorted(lines[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == ["field", "service"]
     assert "field" not in lines[2]
+
+
+def test_record_log_on_a_closed_stream_does_not_fail_the_batch() -> None:
+    stream = io.StringIO()
+    logger = build_logger(f"closed-{uuid.uuid4().hex[:8]}", stream=stream)
+    stream.close()
+    RecordLog(logger).write(logging.WARNING, "x", [("Record Unrepairable.", {})])
