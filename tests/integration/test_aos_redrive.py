@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import redis
 
 from local.farm_server import FarmServer, start_farm
 from tests.conftest import KeySpace
+from tests.integration.aos_command import run_aos
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -36,15 +36,7 @@ def healthy_farm() -> Iterator[FarmServer]:
 
 
 def aos(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aos", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        check=False,
-        timeout=600,
-    )
+    return run_aos(*args, env=env, timeout=600)
 
 
 def last_json(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:

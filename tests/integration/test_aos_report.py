@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -16,6 +14,7 @@ from sidecar_fn.settings import Settings
 from sidecar_fn.telemetry import NullMetrics
 from sidecar_fn.wiring import build_sidecar
 from tests.conftest import KeySpace
+from tests.integration.aos_command import run_aos
 from tests.unit.sidecar.fakes import CapturedLogger, FakeSource, pristine
 
 pytestmark = pytest.mark.integration
@@ -89,58 +88,23 @@ def test_the_console_script_prints_a_table_and_reports_errors_in_one_line(
         "REDIS_URL": redis_url,
         "AOS_SOURCE_ID": keyspace.source_id,
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "aos", "report", "--hours", "1"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=60,
-    )
+    done = run_aos("report", "--hours", "1", env=env)
     assert done.returncode == 0, done.stderr
     assert f"source {keyspace.source_id}" in done.stdout
     assert done.stdout.splitlines()[-4].startswith("total")
     assert done.stdout.splitlines()[-1].startswith("drift kinds (fields): ")
 
-    bad = subprocess.run(
-        [sys.executable, "-m", "aos", "report", "--redis-url", "redis://127.0.0.1:1/0"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=60,
-    )
+    bad = run_aos("report", "--redis-url", "redis://127.0.0.1:1/0", env=env)
     assert bad.returncode == 1
     assert bad.stderr.count("\n") == 1 and "cannot reach Redis" in bad.stderr
-    usage = subprocess.run(
-        [sys.executable, "-m", "aos", "report", "--hours", "0"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=60,
-    )
+    usage = run_aos("report", "--hours", "0", env=env)
     assert usage.returncode == 2 and usage.stderr.count("\n") == 1
 
 
 def test_aos_run_is_the_local_runner() -> None:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
-    done = subprocess.run(
-        [sys.executable, "-m", "aos", "run", "--help"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=60,
-    )
+    done = run_aos("run", "--help", env=env)
     assert done.returncode == 0, done.stderr
     assert "--max-attempts" in done.stdout and "--farm-url" in done.stdout
-    bad = subprocess.run(
-        [sys.executable, "-m", "aos", "run", "--count", "0"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=60,
-    )
+    bad = run_aos("run", "--count", "0", env=env)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1

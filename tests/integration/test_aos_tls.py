@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import trustme
 
 from bench.services import free_port
 from tests.conftest import IN_CI
+from tests.integration.aos_command import run_aos
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -94,59 +94,26 @@ def test_report_and_redrive_over_tls(tls_redis: tuple[str, redis.Redis]) -> None
         },
     )
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO)}
-    report = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "aos",
-            "report",
-            "--redis-url",
-            url,
-            "--source-id",
-            "tls-src",
-            "--hours",
-            "1",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=60,
+    report = run_aos(
+        "report", "--redis-url", url, "--source-id", "tls-src", "--hours", "1", "--json", env=env
     )
     assert report.returncode == 0, report.stderr
     assert json.loads(report.stdout)["total"]["records"] == 3
-    dry = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "aos",
-            "redrive",
-            "--redis-url",
-            url,
-            "--source-id",
-            "tls-src",
-            "--reason",
-            "malformed",
-            "--dry-run",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
+    dry = run_aos(
+        "redrive",
+        "--redis-url",
+        url,
+        "--source-id",
+        "tls-src",
+        "--reason",
+        "malformed",
+        "--dry-run",
+        "--json",
         env=env,
-        check=False,
-        timeout=60,
     )
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["selected"] == 1
 
     plain = url.replace("rediss://", "redis://").split("?")[0]
-    refused = subprocess.run(
-        [sys.executable, "-m", "aos", "report", "--redis-url", plain, "--source-id", "tls-src"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=60,
-    )
+    refused = run_aos("report", "--redis-url", plain, "--source-id", "tls-src", env=env)
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1
