@@ -32,7 +32,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.redis import (
     RedisCachePersistenceLayer,
 )
 
-from bench.per_record import SCHEMA, SINGLE_ROUTE, SourceDown
+from bench.per_record import SCHEMA, SINGLE_ROUTE, get_single_invoice
 from sidecar_fn.drift import drifted_fields, lookup_problem, valid_invoice_id
 from sidecar_fn.envelope import build_meta, dump_envelope, format_received_at
 from sidecar_fn.errors import Unrepairable
@@ -149,25 +149,14 @@ class PowertoolsPeer:
     def _fetch_one(self, invoice_id: str) -> dict[str, Any]:
         if not valid_invoice_id(invoice_id):
             raise Unrepairable(f"invoice id {invoice_id!r} is not valid")
-        url = f"{self.config.farm_url}{SINGLE_ROUTE}{invoice_id}"
-        problem = "no attempt"
-        for attempt in range(self.config.attempts):
-            if attempt:
-                self._sleep(self.config.backoff_seconds * 2 ** (attempt - 1))
-            try:
-                response = self._http.get(url)
-            except httpx.HTTPError as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-                continue
-            if response.status_code == 200:
-                body = orjson.loads(response.content)
-                if not isinstance(body, dict):
-                    raise Unrepairable("source of truth answered with a non-object")
-                return body
-            if response.status_code in (400, 404):
-                raise Unrepairable(f"source of truth answered {response.status_code}")
-            problem = f"HTTP {response.status_code}"
-        raise SourceDown(problem)
+        return get_single_invoice(
+            self._http,
+            f"{self.config.farm_url}{SINGLE_ROUTE}{invoice_id}",
+            headers={},
+            attempts=self.config.attempts,
+            backoff_seconds=self.config.backoff_seconds,
+            sleep=self._sleep,
+        )
 
     def _push(
         self, item_id: str, payload: Mapping[str, Any], drifted: Sequence[str], outcome: str

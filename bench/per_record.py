@@ -153,25 +153,14 @@ class PerRecordSidecar:
     def fetch_one(self, invoice_id: str) -> dict[str, Any]:
         """GET one pristine invoice, retrying 5xx and transport errors a bounded number of times."""
         headers = {"Authorization": f"Bearer {self.config.token}"} if self.config.token else {}
-        url = f"{self.config.farm_url}{SINGLE_ROUTE}{invoice_id}"
-        problem = "no attempt"
-        for attempt in range(self.config.attempts):
-            if attempt:
-                self._sleep(self.config.backoff_seconds * 2 ** (attempt - 1))
-            try:
-                response = self._http.get(url, headers=headers)
-            except httpx.HTTPError as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-                continue
-            if response.status_code == 200:
-                body = orjson.loads(response.content)
-                if not isinstance(body, dict):
-                    raise Unrepairable("source of truth answered with a non-object")
-                return body
-            if response.status_code in (400, 404):
-                raise Unrepairable(f"source of truth answered {response.status_code}")
-            problem = f"HTTP {response.status_code}"
-        raise SourceDown(problem)
+        return get_single_invoice(
+            self._http,
+            f"{self.config.farm_url}{SINGLE_ROUTE}{invoice_id}",
+            headers=headers,
+            attempts=self.config.attempts,
+            backoff_seconds=self.config.backoff_seconds,
+            sleep=self._sleep,
+        )
 
     def _envelope(
         self,
@@ -248,3 +237,34 @@ def build_reference(config: ReferenceConfig, *, redis_client: redis.Redis) -> Pe
     """
     http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10.0)
     return PerRecordSidecar(config, redis_client=redis_client, http_client=http)
+
+
+def get_single_invoice(
+    http: httpx.Client,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    attempts: int,
+    backoff_seconds: float,
+    sleep: Callable[[float], None],
+) -> dict[str, Any]:
+    """GET one invoice from the single-record route: retried on transport errors and 5xx
+    with doubling pauses; Unrepairable on 400/404 or a non-object; SourceDown at the end."""
+    problem = "no attempt"
+    for attempt in range(attempts):
+        if attempt:
+            sleep(backoff_seconds * 2 ** (attempt - 1))
+        try:
+            response = http.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+            continue
+        if response.status_code == 200:
+            body = orjson.loads(response.content)
+            if not isinstance(body, dict):
+                raise Unrepairable("source of truth answered with a non-object")
+            return body
+        if response.status_code in (400, 404):
+            raise Unrepairable(f"source of truth answered {response.status_code}")
+        problem = f"HTTP {response.status_code}"
+    raise SourceDown(problem)
