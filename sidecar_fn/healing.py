@@ -91,9 +91,14 @@ class Healer:
     ) -> Triage:
         """Classify `record`'s drifted fields and repair what is certain; count into `tally`."""
         drift = classify(record, drifted, self.specs, self.index)
+        fields = tally.fields
         for name, found in drift.items():
             tally.kinds[found.kind] += 1
-            tally.fields.setdefault(name, Counter())[found.kind] += 1
+            # Not `setdefault(name, Counter())`: that builds a Counter on every call.
+            by_kind = fields.get(name)
+            if by_kind is None:
+                by_kind = fields[name] = Counter()
+            by_kind[found.kind] += 1
         local = repair_locally(record, drift, self.specs, self.local_repair_off)
         verify = bool(local.repairs) and selected(item_id, self.verify_share)
         return Triage(local.record, drift, local.repairs, local.remaining, verify)
