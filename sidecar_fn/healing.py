@@ -59,6 +59,9 @@ class Triage:
     repairs: dict[str, str]
     remaining: list[str]
     verify: bool
+    kinds: dict[str, str] = field(default_factory=dict)
+    """Field to kind of drift (built once by `Healer.triage`: the batch path reads it for
+    the log line, the envelope and the statistics)."""
 
     @property
     def needs_source(self) -> bool:
@@ -66,14 +69,9 @@ class Triage:
         return bool(self.remaining) or self.verify
 
     @property
-    def kinds(self) -> dict[str, str]:
-        """Field to kind of drift."""
-        return {name: found.kind for name, found in self.drift.items()}
-
-    @property
     def kind_list(self) -> tuple[str, ...]:
         """The kinds of drift, in the order of the drifted fields."""
-        return tuple(found.kind for found in self.drift.values())
+        return tuple(self.kinds.values())
 
 
 class Healer:
@@ -91,12 +89,19 @@ class Healer:
     ) -> Triage:
         """Classify `record`'s drifted fields and repair what is certain; count into `tally`."""
         drift = classify(record, drifted, self.specs, self.index)
+        fields = tally.fields
+        kinds = {}
         for name, found in drift.items():
+            kinds[name] = found.kind
             tally.kinds[found.kind] += 1
-            tally.fields.setdefault(name, Counter())[found.kind] += 1
+            # Not `setdefault(name, Counter())`: that builds a Counter on every call.
+            by_kind = fields.get(name)
+            if by_kind is None:
+                by_kind = fields[name] = Counter()
+            by_kind[found.kind] += 1
         local = repair_locally(record, drift, self.specs, self.local_repair_off)
         verify = bool(local.repairs) and selected(item_id, self.verify_share)
-        return Triage(local.record, drift, local.repairs, local.remaining, verify)
+        return Triage(local.record, drift, local.repairs, local.remaining, verify, kinds)
 
     def finish(
         self, triage: Triage, source: Mapping[str, Any] | None

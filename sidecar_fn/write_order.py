@@ -19,6 +19,11 @@ def unordered(event: Mapping[str, Any]) -> bool:
         if record.get("eventSource") != "aws:sqs":
             return False
         attributes = record.get("attributes")
-        if attributes and isinstance(attributes, Mapping) and "MessageGroupId" in attributes:
+        # `type(...) is dict` first: the ABC check of isinstance costs several times as much.
+        if (
+            attributes
+            and (type(attributes) is dict or isinstance(attributes, Mapping))
+            and "MessageGroupId" in attributes
+        ):
             return False
     return True
