@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sidecar_fn.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[3]
 CONTRACT_ENVIRONMENT = {
     "REDIS_URL",
@@ -169,3 +171,18 @@ def test_outputs_name_the_function_and_both_queues(template: dict[str, Any]) -> 
     assert outputs["SidecarFunctionArn"]["Value"] == {"Fn::GetAtt": ["SidecarFunction", "Arn"]}
     assert outputs["IngestQueueUrl"]["Value"] == {"Ref": "IngestQueue"}
     assert outputs["IngestDeadLetterQueueUrl"]["Value"] == {"Ref": "IngestDeadLetterQueue"}
+
+
+def test_repair_settings_are_parameters_with_the_sidecars_defaults(
+    template: dict[str, Any],
+) -> None:
+    variables = template["Resources"]["SidecarFunction"]["Properties"]["Environment"]["Variables"]
+    parameters = template["Parameters"]
+    defaults = Settings()
+    for variable, parameter, default in (
+        ("AOS_VERIFY_SHARE", "AosVerifyShare", defaults.verify_share),
+        ("AOS_SOT_CACHE_TTL_SECONDS", "AosSotCacheTtlSeconds", defaults.sot_cache_ttl_s),
+        ("AOS_SOT_CACHE_MAX_ENTRIES", "AosSotCacheMaxEntries", defaults.sot_cache_max_entries),
+    ):
+        assert variables[variable] == {"Ref": parameter}
+        assert float(parameters[parameter]["Default"]) == default
