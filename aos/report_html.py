@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import io
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -50,6 +51,14 @@ def _ticks(rows: Sequence[Row]) -> tuple[list[int], list[str]]:
     return positions, [hour_label(rows[i].label)[5:] for i in positions]
 
 
+def drift_series(report: Report, name: str) -> list[float]:
+    """Drift rate of `name` per hour, in percent; NaN (a gap in the line) for an hour that
+    holds no records, which has no rate rather than a rate of 0%."""
+    return [
+        100 * row.drift_rate.get(name, 0.0) if row.records else math.nan for row in report.hours
+    ]
+
+
 def drift_chart(report: Report) -> str:
     """Drift rate per field over time (one line per field), as an SVG element."""
     plt = _pyplot()
@@ -57,7 +66,7 @@ def drift_chart(report: Report) -> str:
     rows = report.hours
     x = list(range(len(rows)))
     for name in report.fields or []:
-        axes.plot(x, [100 * row.drift_rate.get(name, 0.0) for row in rows], marker=".", label=name)
+        axes.plot(x, drift_series(report, name), marker=".", label=name)
     axes.set_title("Drift rate per field (% of records)")
     axes.set_ylabel("%")
     positions, labels = _ticks(rows)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import pytest
 
 from aos.report import build_report, hours_back, render_text, row_from_bucket
+from aos.report_html import drift_series
 
 BUCKET = {
     "records": 200,
@@ -81,3 +83,10 @@ def test_drift_kinds_are_read_added_and_shown() -> None:
     assert render_text(report).splitlines()[-1] == (
         "drift kinds (fields): missing 20, renamed 12, case 8"
     )
+
+
+def test_the_drift_chart_leaves_a_gap_for_an_hour_without_records() -> None:
+    report = build_report("src", ["2026010202", "2026010203"], {"2026010203": BUCKET})
+    empty, full = drift_series(report, "vendor_id")
+    assert math.isnan(empty)
+    assert full == pytest.approx(15.0)
