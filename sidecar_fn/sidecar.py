@@ -6,7 +6,6 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from logging import INFO, WARNING
 from typing import Any
@@ -14,25 +13,36 @@ from typing import Any
 import orjson
 from aws_lambda_powertools import Logger
 
+from sidecar_fn.batch_report import (
+    COUNT_KEYS,
+    FAILED,
+    MALFORMED,
+    RETRIES_EXHAUSTED,
+    UNREPAIRABLE,
+    BatchReport,
+)
+from sidecar_fn.batch_stats import (
+    Drifts,
+    batch_stats,
+    positions,
+    raw_contribution,
+    replay_stats,
+)
+from sidecar_fn.batch_write import BatchWrite
 from sidecar_fn.dedupe import keyed_by_version
 from sidecar_fn.drift import drifted_fields, lookup_problem
-from sidecar_fn.drift_kinds import drift_kinds_of, unexpected_fields
+from sidecar_fn.drift_kinds import unexpected_fields
 from sidecar_fn.drift_stats import (
-    NOTHING,
     STATS_TTL_S,
     BatchStats,
-    Contribution,
     ContributionCache,
     bucket_hour,
-    contribution,
     replay_contribution,
-    unexpected_names,
 )
 from sidecar_fn.envelope import build_meta, dump_envelope, format_received_at
 from sidecar_fn.errors import (
     BatchFailed,
     SidecarError,
-    SinkUnavailable,
     SourceUnavailable,
     Unrepairable,
 )
@@ -58,39 +68,21 @@ from sidecar_fn.schema import ID_FIELD, Schema
 from sidecar_fn.telemetry import LogLine, RecordLog
 from sidecar_fn.write_order import unordered
 
-MALFORMED = "malformed"
-UNREPAIRABLE = "unrepairable"
-RETRIES_EXHAUSTED = "retries_exhausted"
-FAILED = "failed"
-COUNT_KEYS = (CLEAN, REPAIRED, MALFORMED, UNREPAIRABLE, RETRIES_EXHAUSTED, FAILED)
-LOCAL_REPAIR_SOURCE = "local"
-
+__all__ = [
+    "COUNT_KEYS",
+    "FAILED",
+    "LOCAL_REPAIR_SOURCE",
+    "MALFORMED",
+    "NO_TIME_LEFT",
+    "RETRIES_EXHAUSTED",
+    "UNREPAIRABLE",
+    "BatchReport",
+    "IngestSidecar",
+]
 
 _UNSET = SinkEntry("", PROBE, b"", "")
 NO_TIME_LEFT = "no time left before the invocation deadline to ask the source of truth"
-_CLEAN_CONTRIBUTION = contribution(CLEAN)
-_MALFORMED_CONTRIBUTION = contribution(MALFORMED)
-Drifts = dict[int, tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]]
-"""Entry index -> (record, drifted fields, their kinds of drift) of the batch's drifted
-records."""
-
-
-def _raw_contribution(raw: bytes, outcome: str, schema: Schema) -> Contribution:
-    """The contribution of a record dead-lettered by the caller (e.g. retries_exhausted),
-    with its drift and unexpected fields read from its raw text when it is a JSON object."""
-    try:
-        record = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return contribution(outcome)
-    if type(record) is not dict:
-        return contribution(outcome)
-    drifted = drifted_fields(record, schema)
-    return contribution(
-        outcome,
-        drifted=drifted,
-        unexpected=unexpected_names(record, schema.known),
-        kinds=drift_kinds_of(record, drifted, schema),
-    )
+LOCAL_REPAIR_SOURCE = "local"
 
 
 def _origin(replays: Mapping[str, Replay] | None, item: Item) -> str | None:
@@ -98,50 +90,8 @@ def _origin(replays: Mapping[str, Replay] | None, item: Item) -> str | None:
     return None if replays is None else replays[item.item_id].retirement.redriven_from
 
 
-def _positions(stats: BatchStats, indices: Sequence[int]) -> BatchStats:
-    """The statistics of the entries at `indices` only (same contribution table)."""
-    part = BatchStats(stats.hour, stats.ttl_s, stats.contributions)
-    part.positions = [stats.positions[index] for index in indices]
-    return part
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass
-class BatchReport:
-    """What became of each item of one batch.
-
-    `counts` has one key per outcome (clean, repaired, malformed, unrepairable,
-    retries_exhausted, failed) and sums to the number of records delivered; an item
-    already recorded by an earlier delivery counts under that first outcome and also in
-    `duplicates` (their ids in `duplicate_ids`). `failures` lists the item ids to hand back
-    to the trigger. `drift`
-    counts drift per kind and field, local repairs, verification and unexpected fields.
-    """
-
-    outcomes: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    failures: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
-    drifted: int = 0
-    duplicates: int = 0
-    duplicate_ids: list[str] = field(default_factory=list)
-    drift: DriftTally = field(default_factory=DriftTally)
-
-    def lambda_response(self) -> dict[str, list[dict[str, str]]]:
-        """Lambda's partial batch response."""
-        return {"batchItemFailures": [{"itemIdentifier": item_id} for item_id in self.failures]}
-
-    @property
-    def all_failed(self) -> bool:
-        """True when the batch had records and every one of them is handed back."""
-        return bool(self.failures) and self.counts[FAILED] == sum(self.counts.values())
-
-    def metrics(self) -> dict[str, int]:
-        """The per-batch metric set: counts plus drifted and duplicates."""
-        return {**self.counts, "drifted": self.drifted, "duplicates": self.duplicates}
 
 
 def _records_of(items: Sequence[tuple[str, bytes]]) -> dict[int, dict[str, Any]]:
@@ -330,11 +280,11 @@ class IngestSidecar:
             if self._stats_ttl_s:
                 stats = BatchStats(bucket_hour(received_at), self._stats_ttl_s)
                 for _, raw in items:
-                    stats.add(_raw_contribution(raw, reason, self.schema))
+                    stats.add(raw_contribution(raw, reason, self.schema))
             results = self.sink.push(
                 entries, source_id=self.source_id, received_at=received_at, stats=stats
             )
-            self._log_dead_letters(entries, results)
+            self._writer(received_at).log_dead_letters(entries, results)
         else:
             by_bucket: dict[str, list[Replay]] = {}
             for r in replays:
@@ -351,7 +301,7 @@ class IngestSidecar:
                     stats=stats,
                     retire=[r.retirement for r in group],
                 )
-                self._log_dead_letters(group_entries, results)
+                self._writer(received_at).log_dead_letters(group_entries, results)
         self.logger.warning(
             "Items dead-lettered.",
             extra={"reason": reason, "error": error, "item_ids": [i for i, _ in items]},
@@ -508,11 +458,17 @@ class IngestSidecar:
                     continue
             entries[index] = SinkEntry(item.item_id, CLEAN, envelope, "")
 
+        writer = self._writer(received_at)
         first: list[int] = []
         sent: Future[list[PushResult]] | None = None
         if fetching is not None and write_early:
             first = [index for index, entry in enumerate(entries) if entry.outcome != PROBE]
-            sent = self._send_early(entries, first, clean, unusual, drifts, received_at)
+            early_stats = None
+            if self._stats_ttl_s:
+                early_stats = positions(
+                    self._batch_stats(entries, clean, unusual, drifts, received_at), first
+                )
+            sent = writer.send_early(self._executor(), entries, first, early_stats)
         if fetching is not None:
             fetched, fetch_error = fetching.result()
             self._repair_pending(
@@ -532,11 +488,11 @@ class IngestSidecar:
         elif replays is None:
             stats = self._batch_stats(entries, clean, unusual, drifts, received_at)
         else:
-            stats = self._replay_stats(entries, drifts, replays)
+            stats = replay_stats(entries, drifts, replays, self._stats_ttl_s)
         if sent is not None:
-            written = self._push_rest(items, entries, first, sent, received_at, report, stats)
+            written = writer.push_rest(items, entries, first, sent, report, stats)
         else:
-            written = self._push(items, entries, received_at, report, stats, retire)
+            written = writer.push(items, entries, report, stats, retire)
         self.metrics.publish(report.metrics())
         if written and drifts:
             drift_counts: dict[str, int] = {}
@@ -737,174 +693,18 @@ class IngestSidecar:
         drifts: Drifts,
         received_at: str,
     ) -> BatchStats:
-        """Each entry's contribution to the batch's hourly bucket (see drift_stats).
-
-        `unusual` are the clean records that carry fields the schema does not know (found
-        by the classification pass, so the others are not looked at again)."""
-        known = self.schema.known
-        cached = self._contributions.get
-        stats = BatchStats(bucket_hour(received_at), self._stats_ttl_s)
-        index = stats.index
-        positions = [index(_MALFORMED_CONTRIBUTION)] * len(entries)
-        clean_index = index(_CLEAN_CONTRIBUTION)
-        for position, _, _ in clean:
-            positions[position] = clean_index
-        for position, record in unusual:
-            positions[position] = index(cached(CLEAN, (), (), unexpected_names(record, known)))
-        for position, (record, drifted, kinds) in drifts.items():
-            outcome = entries[position].outcome
-            if outcome == PROBE:
-                positions[position] = 0
-                continue
-            repaired = drifted if outcome == REPAIRED else ()
-            extra = unexpected_names(record, known)
-            positions[position] = index(cached(outcome, drifted, repaired, extra, kinds))
-        stats.positions = positions
-        return stats
-
-    def _replay_stats(
-        self,
-        entries: Sequence[SinkEntry],
-        drifts: Drifts,
-        replays: Mapping[str, Replay],
-    ) -> BatchStats:
-        """Each replay moves its record from its old reason to its new outcome."""
-        first = replays[entries[0].item_id]
-        stats = BatchStats(bucket_hour(first.received_at), self._stats_ttl_s)
-        for index, entry in enumerate(entries):
-            if entry.outcome == PROBE:
-                stats.add(NOTHING)
-                continue
-            repaired = drifts[index][1] if entry.outcome == REPAIRED else ()
-            previous = replays[entry.item_id].previous_reason
-            stats.add(replay_contribution(previous, entry.outcome, repaired=repaired))
-        return stats
-
-    def _push(
-        self,
-        items: Sequence[Item],
-        entries: list[SinkEntry],
-        received_at: str,
-        report: BatchReport,
-        stats: BatchStats | None = None,
-        retire: Sequence[Retirement | None] | None = None,
-        sent: Future[list[PushResult]] | None = None,
-    ) -> list[bool]:
-        """Write the batch (or take the reply of a write `sent` already) and count outcomes;
-        which entries were newly recorded (none when Redis failed)."""
-        counts = report.counts
-        try:
-            results = (
-                sent.result()
-                if sent is not None
-                else self.sink.push(
-                    entries,
-                    source_id=self.source_id,
-                    received_at=received_at,
-                    stats=stats,
-                    retire=retire,
-                )
-            )
-        except SinkUnavailable as exc:
-            self.logger.error(
-                "Batch not written; every record handed back for redelivery.",
-                extra={"records": len(items), "error": str(exc)},
-            )
-            for item in items:
-                report.errors[item.item_id] = str(exc)
-                self._fail(item.item_id, report)
-            return []
-        self._log_dead_letters(entries, results)
-        for item, entry, result in zip(items, entries, results, strict=True):
-            if result.written:
-                outcome = entry.outcome
-            elif result.outcome == PROBE:
-                self._fail(item.item_id, report)
-                continue
-            else:
-                outcome = result.outcome
-                report.duplicates += 1
-                report.duplicate_ids.append(item.item_id)
-            report.outcomes[item.item_id] = outcome
-            counts[outcome] = counts.get(outcome, 0) + 1
-        return [result.written for result in results]
-
-    def _send_early(
-        self,
-        entries: Sequence[SinkEntry],
-        first: Sequence[int],
-        clean: Sequence[tuple[int, Item, dict[str, Any]]],
-        unusual: Sequence[tuple[int, dict[str, Any]]],
-        drifts: Drifts,
-        received_at: str,
-    ) -> Future[list[PushResult]]:
-        """Send the entries that need no answer from the source of truth (`first`) from a
-        worker while it is asked; Redis runs that script on its own core meanwhile."""
-        part = [entries[index] for index in first]
-        stats = None
-        if self._stats_ttl_s:
-            stats = _positions(
-                self._batch_stats(entries, clean, unusual, drifts, received_at), first
-            )
-        return self._executor().submit(
-            self.sink.push, part, source_id=self.source_id, received_at=received_at, stats=stats
+        """Each entry's contribution to the batch's hourly bucket (see batch_stats)."""
+        return batch_stats(
+            entries,
+            clean,
+            unusual,
+            drifts,
+            received_at,
+            known=self.schema.known,
+            contributions=self._contributions,
+            ttl_s=self._stats_ttl_s,
         )
 
-    def _push_rest(
-        self,
-        items: Sequence[Item],
-        entries: Sequence[SinkEntry],
-        first: Sequence[int],
-        sent: Future[list[PushResult]],
-        received_at: str,
-        report: BatchReport,
-        stats: BatchStats | None,
-    ) -> list[bool]:
-        """Count the early part's outcomes, write and count the rest; the batch's items
-        each end in exactly one of the two script calls, failures in delivery order."""
-        early = set(first)
-        rest = [index for index in range(len(entries)) if index not in early]
-        written = [False] * len(entries)
-        for indices, part_stats, reply in (
-            (first, None, sent),
-            (rest, stats and _positions(stats, rest), None),
-        ):
-            if not indices:
-                continue
-            part = self._push(
-                [items[i] for i in indices],
-                [entries[i] for i in indices],
-                received_at,
-                report,
-                part_stats,
-                sent=reply,
-            )
-            for index, new in zip(indices, part, strict=False):
-                written[index] = new
-        if len(report.failures) > 1:  # the usual batch has none: skip the index of 500 ids
-            order = {item.item_id: position for position, item in enumerate(items)}
-            report.failures.sort(key=lambda item_id: order.get(item_id, 0))
-        return written
-
-    def _log_dead_letters(
-        self, entries: Sequence[SinkEntry], results: Sequence[PushResult]
-    ) -> None:
-        """One INFO line per entry this write put in the dead-letter stream, in one write."""
-        if not self.record_log.enabled(INFO):
-            return
-        lines: list[LogLine] = [
-            (
-                "Record Dead-Lettered.",
-                {"item_id": entry.item_id, "reason": entry.outcome, "error": entry.error},
-            )
-            for entry, result in zip(entries, results, strict=True)
-            if result.written and entry.outcome not in MAIN_OUTCOMES
-        ]
-        self.record_log.write(INFO, "dead_letter", lines)
-
-    @staticmethod
-    def _fail(item_id: str, report: BatchReport) -> None:
-        report.counts[FAILED] += 1
-        if report.outcomes.get(item_id) != FAILED:
-            report.outcomes[item_id] = FAILED
-            report.failures.append(item_id)
+    def _writer(self, received_at: str) -> BatchWrite:
+        """The write of one batch, to the sink this sidecar holds now."""
+        return BatchWrite(self.sink, self.source_id, received_at, self.logger, self.record_log)
