@@ -33,29 +33,13 @@ from chalicelib.chaos import ChaosRates, record_at  # noqa: E402
 from chalicelib.config import FarmConfig  # noqa: E402
 
 from bench.events import sqs_event  # noqa: E402
-from sidecar_fn.drift_stats import BatchStats  # noqa: E402
-from sidecar_fn.ports import PushResult, Retirement, SinkEntry  # noqa: E402
+from bench.sinks import AcceptingSink  # noqa: E402
 from sidecar_fn.schema import BUILTIN_SCHEMA  # noqa: E402
 from sidecar_fn.sidecar import IngestSidecar  # noqa: E402
 from sidecar_fn.telemetry import NullMetrics  # noqa: E402
 
 BATCH = 500
 CHUNK = 200
-
-
-class AcceptingSink:
-    """StreamSink that takes every entry at once."""
-
-    def push(
-        self,
-        entries: Sequence[SinkEntry],
-        *,
-        source_id: str,
-        received_at: str,
-        stats: BatchStats | None = None,
-        retire: Sequence[Retirement | None] | None = None,
-    ) -> list[PushResult]:
-        return [PushResult(True, entry.outcome) for entry in entries]
 
 
 class CountingCatalogue:

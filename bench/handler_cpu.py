@@ -20,6 +20,7 @@ import redis
 
 from bench.drift_repair import BATCH, CountingCatalogue, build, stream
 from bench.events import sqs_event
+from bench.sinks import AcceptingSink
 from sidecar_fn.drift_stats import BatchStats
 from sidecar_fn.ports import PushResult, Retirement, SinkEntry
 from sidecar_fn.redis_sink import RedisStreamSink
@@ -28,7 +29,7 @@ from sidecar_fn.redis_sink import RedisStreamSink
 from chalicelib.config import FarmConfig  # isort: skip
 
 
-class PackingSink:
+class PackingSink(AcceptingSink):
     """StreamSink that serialises each call as the Redis sink would, then accepts it all."""
 
     def __init__(self) -> None:
@@ -48,7 +49,7 @@ class PackingSink:
     ) -> list[PushResult]:
         """Pack the call, then report every entry written."""
         self.inner._pack(entries, source_id, received_at, stats, retire)
-        return [PushResult(True, entry.outcome) for entry in entries]
+        return super().push(entries, source_id=source_id, received_at=received_at)
 
 
 def measure(repeats: int, distinct: int = 4) -> list[float]:

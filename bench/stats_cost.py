@@ -37,6 +37,7 @@ import redis
 
 from bench.events import StreamSpec, fetch_stream, sqs_event
 from bench.services import private_redis
+from bench.sinks import AcceptingSink
 from local.farm_server import start_farm
 from sidecar_fn.drift_stats import BatchStats
 from sidecar_fn.ports import PushResult, Retirement, SinkEntry, SourceRecord, StreamSink
@@ -110,23 +111,6 @@ def _sidecar(redis_url: str, source: DictSource, stats_ttl: str) -> tuple[Ingest
     return sidecar, timed
 
 
-@dataclass
-class NoWriteSink:
-    """StreamSink that records nothing and reports every entry new (times Python alone)."""
-
-    def push(
-        self,
-        entries: Sequence[SinkEntry],
-        *,
-        source_id: str,
-        received_at: str,
-        stats: BatchStats | None = None,
-        retire: Sequence[Retirement | None] | None = None,
-    ) -> list[PushResult]:
-        """Pretend to write."""
-        return [PushResult(True, entry.outcome) for entry in entries]
-
-
 def server_cpu_seconds(client: redis.Redis) -> float:
     """CPU the Redis server has used so far (user + system), which neighbours' load on the
     machine does not inflate the way it inflates wall time."""
@@ -147,7 +131,7 @@ def python_extra(
     the differences, and the difference of the fastest batches (a floor that other load
     on the machine can only raise)."""
     on, off = sources
-    on.sink = off.sink = NoWriteSink()
+    on.sink = off.sink = AcceptingSink()
     differences = []
     fastest = {"on": float("inf"), "off": float("inf")}
     for n in range(200):
@@ -163,7 +147,7 @@ def python_extra(
 
 
 @dataclass
-class CapturingSink:
+class CapturingSink(AcceptingSink):
     """StreamSink that keeps the last batch's arguments and reports every entry new."""
 
     entries: Sequence[SinkEntry] = ()
@@ -181,7 +165,7 @@ class CapturingSink:
     ) -> list[PushResult]:
         """Keep the batch; pretend to write it."""
         self.entries, self.stats, self.received_at = entries, stats, received_at
-        return [PushResult(True, entry.outcome) for entry in entries]
+        return super().push(entries, source_id=source_id, received_at=received_at)
 
 
 def _fastest(samples: Sequence[float], share: float = 0.1) -> float:
