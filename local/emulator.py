@@ -197,8 +197,7 @@ class Emulator:
         except BatchFailed as exc:  # an error for Lambda; every record handed back
             counts.failed_invocations += 1
             reason = str(exc)
-            errors = getattr(exc.report, "errors", None)
-            errors = errors if isinstance(errors, Mapping) else {}
+            errors = _errors_of(exc.report)
             for item_id, _ in pending:
                 error = errors.get(item_id)
                 last_errors[item_id] = error if isinstance(error, str) and error else reason
@@ -221,8 +220,7 @@ class Emulator:
         if attempt == 1:
             counts.drift.add(getattr(report, "drift", None))
         failed = [(item_id, record) for item_id, record in pending if item_id in failed_ids]
-        errors = getattr(report, "errors", None)
-        errors = errors if isinstance(errors, Mapping) else {}
+        errors = _errors_of(report)
         for item_id, _ in failed:
             error = errors.get(item_id)
             if isinstance(error, str) and error:
@@ -256,3 +254,9 @@ class Emulator:
     def _report(self, message: str) -> None:
         if self._warn is not None:
             self._warn(message)
+
+
+def _errors_of(report: object) -> Mapping[str, Any]:
+    """The report's per-item errors (the sidecar's own reasons), empty when it has none."""
+    errors = getattr(report, "errors", None)
+    return errors if isinstance(errors, Mapping) else {}
