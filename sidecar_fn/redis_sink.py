@@ -22,7 +22,14 @@ from sidecar_fn.errors import SinkUnavailable
 from sidecar_fn.keys import KeyNames, key_names, seen_key_prefix
 from sidecar_fn.ports import MAIN_OUTCOMES, PROBE, PushResult, Retirement, SinkEntry
 
-__all__ = ["PUSH_SCRIPT", "RedisStreamSink", "ScriptRoute", "StandaloneRoute", "seen_key_prefix"]
+__all__ = [
+    "PUSH_SCRIPT",
+    "InFlightWrite",
+    "RedisStreamSink",
+    "ScriptRoute",
+    "StandaloneRoute",
+    "seen_key_prefix",
+]
 
 REDIRECTS = (MovedError, AskError, TryAgainError, ClusterDownError, ReadOnlyError)
 """Answers that say: ask again, possibly elsewhere, after learning the topology (a
@@ -212,6 +219,24 @@ class StandaloneRoute:
         """Nothing to learn: the next try reconnects."""
 
 
+def _unavailable(exc: redis.RedisError) -> SinkUnavailable:
+    return SinkUnavailable(f"Redis write failed: {type(exc).__name__}: {exc}")
+
+
+def _results(entries: Sequence[SinkEntry], reply: Any) -> list[PushResult]:
+    """The script's per-entry answers: 1 for written, else the recorded outcome."""
+    if not isinstance(reply, list) or len(reply) != len(entries):
+        raise SinkUnavailable("Redis answered the batch write with an unexpected reply")
+    results = []
+    for entry, answer in zip(entries, reply, strict=True):
+        if answer == 1:
+            results.append(PushResult(True, entry.outcome))
+        else:
+            text = answer.decode() if isinstance(answer, bytes) else str(answer)
+            results.append(PushResult(False, text if text else PROBE))
+    return results
+
+
 class RedisStreamSink:
     """StreamSink on Redis: for each new entry `XADD` first, then `SET` its seen key.
 
@@ -282,17 +307,23 @@ class RedisStreamSink:
             command = self._pack(entries, source_id, received_at, stats, retire)
             reply = self._evalsha(command)
         except redis.RedisError as exc:
-            raise SinkUnavailable(f"Redis write failed: {type(exc).__name__}: {exc}") from exc
-        if not isinstance(reply, list) or len(reply) != len(entries):
-            raise SinkUnavailable("Redis answered the batch write with an unexpected reply")
-        results = []
-        for entry, answer in zip(entries, reply, strict=True):
-            if answer == 1:
-                results.append(PushResult(True, entry.outcome))
-            else:
-                text = answer.decode() if isinstance(answer, bytes) else str(answer)
-                results.append(PushResult(False, text if text else PROBE))
-        return results
+            raise _unavailable(exc) from exc
+        return _results(entries, reply)
+
+    def send(
+        self,
+        entries: Sequence[SinkEntry],
+        *,
+        source_id: str,
+        received_at: str,
+        stats: BatchStats | None = None,
+    ) -> InFlightWrite:
+        """Pack the write and send it now, from the calling thread; its reply is read by
+        `result()` of the answer (pipelining: Redis runs the script while the caller goes
+        on with the rest of the batch). Same outcome and errors as `push`."""
+        if stats is not None and len(stats) != len(entries):
+            raise ValueError("stats must hold one contribution per entry")
+        return InFlightWrite(self, entries, self._pack(entries, source_id, received_at, stats))
 
     def _outcome_part(self, outcome: str) -> bytes:
         part = self._outcome_parts.get(outcome)
@@ -404,3 +435,61 @@ class RedisStreamSink:
                 f"written, but {acknowledged} of {replicas} replicas acknowledged it"
                 f" within {timeout_ms} ms"
             )
+
+
+class InFlightWrite:
+    """A batch script call already sent on a pooled connection, its reply not yet read
+    (see RedisStreamSink.send). Whatever goes wrong before the reply (no connection, a
+    dropped one, NOSCRIPT, a redirect) is left to the synchronous path of `push`, which
+    retries; the script is idempotent, so a call that did run is only answered again."""
+
+    def __init__(self, sink: RedisStreamSink, entries: Sequence[SinkEntry], command: bytes) -> None:
+        self._sink = sink
+        self._entries = entries
+        self._command = command
+        self._pool: redis.ConnectionPool | None = None
+        self._pooled: Any = None
+        if not entries:
+            return
+        try:
+            pool = sink._route.pool(sink._fixed[0])
+            pooled = pool.get_connection()
+        except (redis.ConnectionError, redis.TimeoutError, *REDIRECTS):
+            return
+        try:
+            cast(_Connection, pooled).send_packed_command([command])
+        except (redis.ConnectionError, redis.TimeoutError):
+            cast(_Connection, pooled).disconnect()
+            pool.release(pooled)
+            return
+        self._pool, self._pooled = pool, pooled
+
+    def result(self) -> list[PushResult]:
+        """The per-entry results, as `push` gives them; raises SinkUnavailable."""
+        if not self._entries:
+            return []
+        try:
+            reply = self._reply()
+        except redis.RedisError as exc:
+            raise _unavailable(exc) from exc
+        return _results(self._entries, reply)
+
+    def _reply(self) -> Any:
+        pooled, pool = self._pooled, self._pool
+        self._pooled = None
+        if pooled is None or pool is None:
+            return self._sink._evalsha(self._command)
+        connection = cast(_Connection, pooled)
+        try:
+            try:
+                reply = connection.read_response()
+            except (NoScriptError, *REDIRECTS):
+                pass
+            except (redis.ConnectionError, redis.TimeoutError):
+                connection.disconnect()
+            else:
+                self._sink._await_replicas(connection)
+                return reply
+        finally:
+            pool.release(pooled)
+        return self._sink._evalsha(self._command)
