@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from logging import INFO
+from typing import NamedTuple, Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -16,6 +17,21 @@ from sidecar_fn.errors import SinkUnavailable
 from sidecar_fn.ports import MAIN_OUTCOMES, PROBE, PushResult, Retirement, SinkEntry, StreamSink
 from sidecar_fn.records import Item
 from sidecar_fn.telemetry import LogLine, RecordLog
+
+
+class PendingWrite(Protocol):
+    """A write already sent: a pipelined script call or a worker's `push`."""
+
+    def result(self) -> list[PushResult]:
+        """The per-entry results; raises SinkUnavailable."""
+        ...
+
+
+class Sent(NamedTuple):
+    """The entries (batch indices) of one script call sent before the rest of the batch."""
+
+    indices: Sequence[int]
+    pending: PendingWrite
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +52,7 @@ class BatchWrite:
         report: BatchReport,
         stats: BatchStats | None = None,
         retire: Sequence[Retirement | None] | None = None,
-        sent: Future[list[PushResult]] | None = None,
+        sent: PendingWrite | None = None,
     ) -> list[bool]:
         """Write the batch (or take the reply of a write `sent` already) and count outcomes;
         which entries were newly recorded (none when Redis failed)."""
@@ -77,54 +93,76 @@ class BatchWrite:
             counts[outcome] = counts.get(outcome, 0) + 1
         return [result.written for result in results]
 
-    def send_early(
+    def send_part(
         self,
         executor: ThreadPoolExecutor,
         entries: Sequence[SinkEntry],
-        first: Sequence[int],
+        indices: Sequence[int],
         stats: BatchStats | None,
-    ) -> Future[list[PushResult]]:
-        """Send the entries that need no answer from the source of truth (`first`, with
-        their part of `stats`) from a worker while it is asked; Redis runs that script on
-        its own core meanwhile."""
-        part = [entries[index] for index in first]
-        return executor.submit(
-            self.sink.push,
-            part,
-            source_id=self.source_id,
-            received_at=self.received_at,
-            stats=stats,
-        )
+    ) -> Sent:
+        """Send the entries at `indices` (finished, with their part of `stats`) now and read
+        the reply later: Redis runs the script on its own core meanwhile. A sink that can
+        pipeline (`send`, see RedisStreamSink) sends from this thread; any other sink's
+        `push` runs in a worker."""
+        part = [entries[index] for index in indices]
+        send = getattr(self.sink, "send", None)
+        if send is not None:
+            sent: PendingWrite = send(
+                part, source_id=self.source_id, received_at=self.received_at, stats=stats
+            )
+        else:
+            sent = executor.submit(
+                self.sink.push,
+                part,
+                source_id=self.source_id,
+                received_at=self.received_at,
+                stats=stats,
+            )
+        return Sent(indices, sent)
 
     def push_rest(
         self,
         items: Sequence[Item],
         entries: Sequence[SinkEntry],
-        first: Sequence[int],
-        sent: Future[list[PushResult]],
+        parts: Sequence[Sent],
         report: BatchReport,
         stats: BatchStats | None,
     ) -> list[bool]:
-        """Count the early part's outcomes, write and count the rest; the batch's items
-        each end in exactly one of the two script calls, failures in delivery order."""
-        early = set(first)
-        rest = [index for index in range(len(entries)) if index not in early]
+        """Write the entries no part holds (pipelined behind the parts when the sink can),
+        then count every call's outcomes in the order sent; each item of the batch ends in
+        exactly one script call, failures in delivery order."""
+        taken = [False] * len(entries)
+        for part in parts:
+            for index in part.indices:
+                taken[index] = True
+        rest = [index for index, done in enumerate(taken) if not done]
         written = [False] * len(entries)
-        for indices, part_stats, reply in (
-            (first, None, sent),
-            (rest, stats and positions(stats, rest), None),
-        ):
+        rest_stats = stats and positions(stats, rest)
+        send = getattr(self.sink, "send", None)
+        rest_sent: PendingWrite | None = None
+        if send is not None and rest:
+            rest_sent = send(
+                [entries[i] for i in rest],
+                source_id=self.source_id,
+                received_at=self.received_at,
+                stats=rest_stats,
+            )
+        calls: list[tuple[Sequence[int], BatchStats | None, PendingWrite | None]] = [
+            (part.indices, None, part.pending) for part in parts
+        ]
+        calls.append((rest, rest_stats, rest_sent))
+        for indices, part_stats, reply in calls:
             if not indices:
                 continue
-            part = self.push(
+            new = self.push(
                 [items[i] for i in indices],
                 [entries[i] for i in indices],
                 report,
                 part_stats,
                 sent=reply,
             )
-            for index, new in zip(indices, part, strict=False):
-                written[index] = new
+            for index, was_written in zip(indices, new, strict=False):
+                written[index] = was_written
         if len(report.failures) > 1:  # the usual batch has none: skip the index of 500 ids
             order = {item.item_id: position for position, item in enumerate(items)}
             report.failures.sort(key=lambda item_id: order.get(item_id, 0))

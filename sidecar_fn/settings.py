@@ -183,6 +183,7 @@ class Settings:
     verify_share: float = 0.05
     sot_cache_ttl_s: float = 0.0
     sot_cache_max_entries: int = 10_000
+    write_part_records: int = 100
     dedupe_key: tuple[str, ...] = ()
     redis_cluster: bool = False
     redis_wait_replicas: int = 0
@@ -303,6 +304,9 @@ class Settings:
             ),
             sot_cache_max_entries=_read(
                 environ, "AOS_SOT_CACHE_MAX_ENTRIES", d.sot_cache_max_entries, _positive_int
+            ),
+            write_part_records=_read(
+                environ, "AOS_WRITE_PART_RECORDS", d.write_part_records, _non_negative_int
             ),
             dedupe_key=_read(environ, "AOS_DEDUPE_KEY", d.dedupe_key, parse_dedupe_fields),
             redis_cluster=cluster,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import uuid
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from logging import INFO, WARNING
 from typing import Any
@@ -28,7 +29,7 @@ from sidecar_fn.batch_stats import (
     raw_contribution,
     replay_stats,
 )
-from sidecar_fn.batch_write import BatchWrite
+from sidecar_fn.batch_write import BatchWrite, Sent
 from sidecar_fn.dedupe import keyed_by_version
 from sidecar_fn.drift import drifted_fields, lookup_problem
 from sidecar_fn.drift_kinds import unexpected_fields
@@ -56,7 +57,6 @@ from sidecar_fn.ports import (
     PROBE,
     REPAIRED,
     MetricsSink,
-    PushResult,
     Retirement,
     SinkEntry,
     SourceOfTruth,
@@ -83,11 +83,18 @@ __all__ = [
 _UNSET = SinkEntry("", PROBE, b"", "")
 NO_TIME_LEFT = "no time left before the invocation deadline to ask the source of truth"
 LOCAL_REPAIR_SOURCE = "local"
+WRITE_PART_RECORDS = 100
+"""Records of a standard SQS batch per script call sent while the rest is still wrapped
+(0: one call for everything finished before the source of truth answers)."""
 
 
 def _origin(replays: Mapping[str, Replay] | None, item: Item) -> str | None:
     """The original item id of a replayed item (None outside a replay)."""
     return None if replays is None else replays[item.item_id].retirement.redriven_from
+
+
+def _position(entry: tuple[int, Any] | tuple[int, Any, Any]) -> int:
+    return entry[0]
 
 
 def _utcnow() -> datetime:
@@ -130,6 +137,7 @@ class IngestSidecar:
         verify_share: float = 0.05,
         stats_ttl_s: int = STATS_TTL_S,
         dedupe_fields: tuple[str, ...] = (),
+        write_part: int = WRITE_PART_RECORDS,
     ) -> None:
         self.source_id = source_id
         self.schema = schema
@@ -144,6 +152,7 @@ class IngestSidecar:
         self.healer = Healer(schema, verify_share=verify_share)
         self._stats_ttl_s = stats_ttl_s
         self.dedupe_fields = dedupe_fields
+        self._write_part = write_part
         self._contributions = ContributionCache()
         self.record_log = RecordLog(logger)
         self._fetch_pool: ThreadPoolExecutor | None = None
@@ -325,7 +334,6 @@ class IngestSidecar:
     ) -> BatchReport:
         now = self._clock()
         received_at = format_received_at(now)
-        source_id = self.source_id
         schema = self.schema
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
@@ -422,6 +430,12 @@ class IngestSidecar:
             pending.append((len(entries), triage, drifted))
             entries.append(SinkEntry(item.item_id, PROBE, b"", ""))
 
+        # The request goes first: its wait overlaps everything below.
+        fetching = None
+        if pending:
+            report.drift.source_lookups += len(pending)
+            ids = list(dict.fromkeys(t.record[ID_FIELD] for _, t, _ in pending))
+            fetching = self._executor().submit(self._fetch, ids, budget_s)
         self.record_log.write(WARNING, "handle_batch", warnings)
         self.record_log.write(INFO, "handle_batch", drift_lines)
         if unexpected:
@@ -432,43 +446,23 @@ class IngestSidecar:
                     "item_ids": unexpected,
                 },
             )
-        fetching = None
-        if pending:
-            report.drift.source_lookups += len(pending)
-            ids = list(dict.fromkeys(t.record[ID_FIELD] for _, t, _ in pending))
-            fetching = self._executor().submit(self._fetch, ids, budget_s)
-
-        clean_meta = build_meta(
-            source_id=source_id, item_id="", record_id=None, received_at=received_at
-        )
-        dumps = orjson.dumps
-        for index, item, record in clean:
-            meta = clean_meta.copy()
-            meta["item_id"] = item.item_id
-            meta["record_id"] = record[ID_FIELD]
-            if replays is not None:
-                meta["redriven_from"] = replays[item.item_id].retirement.redriven_from
-            try:
-                envelope = dumps({"meta": meta, "payload": record})
-            except orjson.JSONEncodeError:
-                try:
-                    envelope = dump_envelope(meta, record)
-                except ValueError as exc:
-                    entries[index] = SinkEntry(item.item_id, MALFORMED, item.raw, str(exc))
-                    continue
-            entries[index] = SinkEntry(item.item_id, CLEAN, envelope, "")
 
         writer = self._writer(received_at)
-        first: list[int] = []
-        sent: Future[list[PushResult]] | None = None
-        if fetching is not None and write_early:
-            first = [index for index, entry in enumerate(entries) if entry.outcome != PROBE]
-            early_stats = None
-            if self._stats_ttl_s:
-                early_stats = positions(
-                    self._batch_stats(entries, clean, unusual, drifts, received_at), first
-                )
-            sent = writer.send_early(self._executor(), entries, first, early_stats)
+        parts: list[Sent] = []
+        if write_early and (fetching is not None or self._write_part):
+            parts = self._wrap_and_send(
+                items,
+                entries,
+                clean,
+                unusual,
+                drifts,
+                received_at,
+                replays,
+                writer,
+                last=fetching is not None,
+            )
+        else:
+            self._wrap_clean(clean, entries, received_at, replays)
         if fetching is not None:
             fetched, fetch_error = fetching.result()
             self._repair_pending(
@@ -489,8 +483,8 @@ class IngestSidecar:
             stats = self._batch_stats(entries, clean, unusual, drifts, received_at)
         else:
             stats = replay_stats(entries, drifts, replays, self._stats_ttl_s)
-        if sent is not None:
-            written = writer.push_rest(items, entries, first, sent, report, stats)
+        if parts:
+            written = writer.push_rest(items, entries, parts, report, stats)
         else:
             written = writer.push(items, entries, report, stats, retire)
         self.metrics.publish(report.metrics())
@@ -503,6 +497,82 @@ class IngestSidecar:
             if drift_counts:
                 self.metrics.publish_by_field("drift", drift_counts)
         return report
+
+    def _wrap_clean(
+        self,
+        clean: Sequence[tuple[int, Item, dict[str, Any]]],
+        entries: list[SinkEntry],
+        received_at: str,
+        replays: Mapping[str, Replay] | None,
+    ) -> None:
+        """Put the envelope of each clean record in its entry (malformed if it has none)."""
+        clean_meta = build_meta(
+            source_id=self.source_id, item_id="", record_id=None, received_at=received_at
+        )
+        dumps = orjson.dumps
+        for index, item, record in clean:
+            meta = clean_meta.copy()
+            meta["item_id"] = item.item_id
+            meta["record_id"] = record[ID_FIELD]
+            if replays is not None:
+                meta["redriven_from"] = replays[item.item_id].retirement.redriven_from
+            try:
+                envelope = dumps({"meta": meta, "payload": record})
+            except orjson.JSONEncodeError:
+                try:
+                    envelope = dump_envelope(meta, record)
+                except ValueError as exc:
+                    entries[index] = SinkEntry(item.item_id, MALFORMED, item.raw, str(exc))
+                    continue
+            entries[index] = SinkEntry(item.item_id, CLEAN, envelope, "")
+
+    def _wrap_and_send(
+        self,
+        items: Sequence[Item],
+        entries: list[SinkEntry],
+        clean: Sequence[tuple[int, Item, dict[str, Any]]],
+        unusual: Sequence[tuple[int, dict[str, Any]]],
+        drifts: Drifts,
+        received_at: str,
+        replays: Mapping[str, Replay] | None,
+        writer: BatchWrite,
+        *,
+        last: bool,
+    ) -> list[Sent]:
+        """Wrap the clean records part by part (`write_part` records of the batch each, or
+        all in one part), sending each part's finished entries as soon as it is wrapped, so
+        that Redis runs one part's script while the next is wrapped. The last part is sent
+        too when `last` (the batch waits for the source of truth); otherwise it is left to
+        the rest of the batch's write. Standard SQS batches only: parts carry no order."""
+        step = self._write_part or len(entries)
+        executor = self._executor()
+        parts: list[Sent] = []
+        done_clean = done_unusual = 0
+        for lo in range(0, len(entries), step):
+            hi = min(lo + step, len(entries))
+            first_clean, done_clean = done_clean, bisect_left(clean, hi, done_clean, key=_position)
+            first_unusual, done_unusual = (
+                done_unusual,
+                bisect_left(unusual, hi, done_unusual, key=_position),
+            )
+            self._wrap_clean(clean[first_clean:done_clean], entries, received_at, replays)
+            if hi == len(entries) and not last:
+                break
+            indices = [i for i in range(lo, hi) if entries[i].outcome != PROBE]
+            if not indices:
+                continue
+            stats = None
+            if self._stats_ttl_s:
+                part = self._batch_stats(
+                    entries,
+                    clean[first_clean:done_clean],
+                    unusual[first_unusual:done_unusual],
+                    drifts,
+                    received_at,
+                )
+                stats = positions(part, indices)
+            parts.append(writer.send_part(executor, entries, indices, stats))
+        return parts
 
     def _note_unexpected(
         self,

@@ -206,4 +206,5 @@ def build_sidecar(
         stats_ttl_s=settings.stats_ttl_s,
         verify_share=settings.verify_share,
         dedupe_fields=settings.dedupe_key,
+        write_part=settings.write_part_records,
     )
