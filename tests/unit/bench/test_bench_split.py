@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from bench.runs import render, summarise
-from bench.split import BatchSplit, InstantSource, TimedSink, TimedSource, render_split
+from bench.split import (
+    BatchSplit,
+    InstantSource,
+    TimedPipelinedSink,
+    TimedSink,
+    TimedSource,
+    render_split,
+    timed,
+)
 from sidecar_fn.ports import PushResult, SinkEntry
 
 
@@ -72,3 +81,35 @@ def test_runs_summary_takes_the_median_of_run_medians() -> None:
     assert table[1] == ["handle_batch mixed", "30,000 (20,000-40,000)", "15.0x (10.0x-20.0x)", "-"]
     assert len(table) == 2
     assert "30,000 (20,000-40,000)" in render(table)
+
+
+class PipelinedSink(Sink):
+    def __init__(self) -> None:
+        self.sent: list[list[str]] = []
+
+    def send(self, entries, *, source_id, received_at, stats=None):  # type: ignore[no-untyped-def]
+        self.sent.append([e.item_id for e in entries])
+        return Reply([PushResult(True, e.outcome) for e in entries])
+
+
+class Reply:
+    def __init__(self, results: list[PushResult]) -> None:
+        self.results = results
+
+    def result(self) -> list[PushResult]:
+        time.sleep(0.02)
+        return self.results
+
+
+def test_a_pipelined_call_counts_its_send_and_its_wait_for_the_reply() -> None:
+    inner = PipelinedSink()
+    sink = timed(inner)
+    assert isinstance(sink, TimedPipelinedSink)
+    assert not isinstance(timed(Sink()), TimedPipelinedSink)
+    entry = SinkEntry("a", "clean", b"{}", "")
+    reply = sink.send([entry], source_id="s", received_at="t")
+    assert inner.sent == [["a"]]
+    assert sink.pushes[0].seconds < 0.02
+    assert reply.result() == [PushResult(True, "clean")]
+    assert sink.pushes[0].seconds >= 0.02
+    assert sink.pushes[0].on_caller
