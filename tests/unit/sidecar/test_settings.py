@@ -56,6 +56,8 @@ def test_environment_overrides() -> None:
         ("AOS_SOT_KEEPALIVE", "maybe"),
         ("AOS_SOT_CHUNK_SIZE", "201"),
         ("AOS_SOT_TIMEOUT_SECONDS", "0"),
+        ("AOS_WRITE_PART_RECORDS", "-1"),
+        ("AOS_WRITE_PART_RECORDS", "many"),
     ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str) -> None:
@@ -89,3 +91,9 @@ def test_non_finite_numbers_are_refused(name: str, raw: str) -> None:
 def test_finite_numbers_are_still_accepted(name: str) -> None:
     settings = Settings.from_env({name: "1.5"})
     assert 1.5 in vars(settings).values()
+
+
+def test_write_parts_default_to_100_records_and_zero_turns_them_off() -> None:
+    assert Settings.from_env({}).write_part_records == 100
+    assert Settings.from_env({"AOS_WRITE_PART_RECORDS": "0"}).write_part_records == 0
+    assert Settings.from_env({"AOS_WRITE_PART_RECORDS": "250"}).write_part_records == 250

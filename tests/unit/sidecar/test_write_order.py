@@ -198,3 +198,35 @@ def test_statistics_are_the_same_with_one_write_or_two() -> None:
     assert buckets[0] == buckets[1]
     assert buckets[1][b"records"] == b"4"
     assert buckets[1][b"repaired:vendor_id"] == b"1"
+
+
+def test_parts_of_a_standard_sqs_batch_are_written_and_failed_back_each_alone() -> None:
+    bodies = (CLEAN, MALFORMED, DRIFTED, CLEAN.replace("INV-1", "INV-3"), MALFORMED)
+    sidecar, sink, client, _, captured = make(fail_item="m3")
+    sidecar._write_part = 2
+    report = sidecar.handle_batch(sqs(*bodies))
+    # parts of two records (the drifted m2 waits for the source), then the repaired one
+    assert sorted(ids for ids, _ in sink.calls) == [["m0", "m1"], ["m2"], ["m3"], ["m4"]]
+    assert report.failures == ["m3"]
+    assert report.outcomes == {
+        "m0": "clean",
+        "m1": "malformed",
+        "m2": "repaired",
+        "m3": "failed",
+        "m4": "malformed",
+    }
+    assert captured.text.count("Batch not written") == 1
+    assert (client.xlen("w:main"), client.xlen("w:dlq")) == (2, 2)
+
+
+def test_statistics_are_the_same_in_parts() -> None:
+    bodies = (CLEAN, DRIFTED, MALFORMED, CLEAN.replace("INV-1", "INV-3"), "[1]")
+    buckets = []
+    for part in (0, 1, 2):
+        sidecar, sink, client, _, _ = make()
+        sidecar._write_part = part
+        sidecar.handle_batch(sqs(*bodies))
+        sidecar.handle_batch(sqs(*bodies))
+        buckets.append(bucket(client))
+    assert buckets[0] == buckets[1] == buckets[2]
+    assert buckets[0][b"records"] == b"5"
