@@ -223,7 +223,7 @@ def test_statistics_are_the_same_in_parts() -> None:
     bodies = (CLEAN, DRIFTED, MALFORMED, CLEAN.replace("INV-1", "INV-3"), "[1]")
     buckets = []
     for part in (0, 1, 2):
-        sidecar, sink, client, _, _ = make()
+        sidecar, _, client, _, _ = make()
         sidecar._write_part = part
         sidecar.handle_batch(sqs(*bodies))
         sidecar.handle_batch(sqs(*bodies))
