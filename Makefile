@@ -15,7 +15,11 @@ test:
 # the package holds only sidecar_fn/ and its locked dependencies, built for the Lambda
 # runtime (CPython 3.12, manylinux x86_64), with bytecode compiled by that Python.
 PIP ?= python3 -m pip
-LAMBDA_PYTHON ?= python3.12
+# A working CPython 3.12: python3.12 on PATH (a pyenv shim only works when 3.12 is selected),
+# else a pyenv install of it.
+ifndef LAMBDA_PYTHON
+LAMBDA_PYTHON := $(or $(shell python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null),$(lastword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12)),python3.12)
+endif
 LAMBDA_PIP_FLAGS ?= --platform manylinux2014_x86_64 --implementation cp --python-version 3.12 --only-binary=:all:
 LOCK_FLAGS ?= --python-version 3.12 --python-platform x86_64-manylinux2014 --generate-hashes --no-header --quiet
 
