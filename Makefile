@@ -42,3 +42,18 @@ package:
 # Re-resolve sidecar_fn/requirements.txt into the hash-pinned lock the build installs.
 lock:
 	uv pip compile sidecar_fn/requirements.txt $(LOCK_FLAGS) -o sidecar_fn/requirements.lock
+
+# The throughput benchmark on the package users run: build/lambda under CPython 3.12, from a
+# venv of its own (build/bench-py312) holding the benchmark's dev dependencies.
+BENCH_VENV := build/bench-py312
+BENCH_ARGS ?= --no-latency --no-runner --no-cold-start
+
+.PHONY: bench-package
+
+$(BENCH_VENV)/.installed: pyproject.toml
+	test -x $(BENCH_VENV)/bin/python || $(LAMBDA_PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+bench-package: package $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python -m bench --package build/lambda $(BENCH_ARGS)
