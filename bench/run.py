@@ -18,6 +18,7 @@ import httpx
 import orjson
 import redis
 
+from bench.artifact import check_loaded, loaded_from, refusal
 from bench.coldstart import import_seconds, lambda_layout
 from bench.config import QUICK, SMOKE, BenchConfig
 from bench.counting import SoTCountingProxy
@@ -71,13 +72,16 @@ def _count_row(row: Row, counted: CountPass | None) -> None:
     row.extra["counting_pass"] = asdict(counted)
 
 
-def run(config: BenchConfig, log: Callable[[str], None]) -> tuple[list[Row], dict[str, Any]]:
-    """Run every enabled part of the benchmark and return its rows and metadata."""
+def run(
+    config: BenchConfig, log: Callable[[str], None], package: Path | None = None
+) -> tuple[list[Row], dict[str, Any]]:
+    """Run every enabled part of the benchmark and return its rows and metadata; `package`
+    is the Lambda package sidecar_fn was imported from (--package), for the metadata."""
     rows: list[Row] = []
     meta: dict[str, Any] = {
         "config": asdict(config),
         "started": time.time(),
-        "machine": machine_facts(),
+        "machine": machine_facts(package),
     }
     with ExitStack() as stack:
         redis_url = stack.enter_context(
@@ -283,16 +287,32 @@ def _split_sidecar(redis_url: str, farm_url: str) -> Callable[[BenchKeys, Any], 
     return build
 
 
-def machine_facts() -> dict[str, Any]:
-    """What the numbers depend on: cores, load, interpreter, Redis parser."""
+def machine_facts(package: Path | None = None) -> dict[str, Any]:
+    """What the numbers depend on: cores, load, interpreter, Redis parser, and where
+    sidecar_fn was loaded from (the Lambda package `package`, or the dev tree)."""
     from redis.utils import HIREDIS_AVAILABLE
+
+    import sidecar_fn
 
     return {
         "cpus": os.cpu_count(),
         "load_average_start": os.getloadavg(),
         "python": sys.version.split()[0],
         "hiredis": HIREDIS_AVAILABLE,
+        "sidecar_fn": loaded_from(sidecar_fn, package),
+        "package": str(package) if package is not None else None,
     }
+
+
+def footer(meta: dict[str, Any]) -> str:
+    """The line under the tables: machine, load, interpreter, parser, code measured, time."""
+    facts = meta["machine"]
+    return (
+        f"{facts['cpus']} CPUs, load average {facts['load_average_start'][0]:.2f} at start,"
+        f" {meta['load_average_end'][0]:.2f} at end; Python {facts['python']};"
+        f" hiredis {'on' if facts['hiredis'] else 'off'}; {facts['sidecar_fn']}; bench took"
+        f" {meta['elapsed_seconds']:.0f} s"
+    )
 
 
 def _process_row(
@@ -484,6 +504,16 @@ def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namesp
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--no-runner", action="store_true")
     parser.add_argument("--no-cold-start", action="store_true")
+    parser.add_argument(
+        "--package",
+        type=Path,
+        metavar="DIR",
+        help=(
+            "import sidecar_fn and its locked dependencies from the built Lambda package DIR"
+            " (`make package`: build/lambda); needs CPython 3.12 (`make bench-package`);"
+            " leaves out the runner and cold-start rows"
+        ),
+    )
     args = parser.parse_args(argv)
     config = SMOKE if args.smoke else QUICK if args.quick else BenchConfig()
     overrides: dict[str, Any] = {
@@ -499,8 +529,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namesp
         chalice=config.chalice and not args.in_process_farm,
         in_process=config.in_process and not args.in_process_farm,
         latency=config.latency and not args.no_latency,
-        runner=config.runner and not args.no_runner,
-        cold_start=config.cold_start and not args.no_cold_start,
+        runner=config.runner and not args.no_runner and args.package is None,
+        cold_start=config.cold_start and not args.no_cold_start and args.package is None,
     )
     return config, args
 
@@ -512,8 +542,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    if args.package is not None:
+        problems = check_loaded(args.package)
+        if problems:
+            print(refusal(args.package, problems), file=sys.stderr)
+            return 2
+        if not (args.no_runner and args.no_cold_start):
+            log(
+                "--package: no runner or cold-start rows (their interpreters load the dev tree;"
+                f" the package's cold start: python -m bench.package_coldstart --package"
+                f" {args.package})"
+            )
+
     started = time.perf_counter()
-    rows, meta = run(config, log)
+    rows, meta = run(config, log, args.package)
     meta["elapsed_seconds"] = time.perf_counter() - started
     print(render_table(rows))
     if "split" in meta:
@@ -528,13 +570,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         counts = passes.get(f"sidecar {kind}", {}).get("counts", {})
         verdict = "agree" if same else "DIFFER"
         print(f"outcomes, {kind} counting pass: {counts} ({verdict} with the {other} row)")
-    facts = meta["machine"]
-    print(
-        f"{facts['cpus']} CPUs, load average {facts['load_average_start'][0]:.2f} at start,"
-        f" {meta['load_average_end'][0]:.2f} at end; Python {facts['python']};"
-        f" hiredis {'on' if facts['hiredis'] else 'off'}; bench took"
-        f" {meta['elapsed_seconds']:.0f} s"
-    )
+    print(footer(meta))
     if args.json_out:
         args.json_out.write_bytes(
             orjson.dumps(to_json(rows, meta), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
