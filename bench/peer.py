@@ -2,8 +2,8 @@
 
 What a capable team would write with the standard tools: Powertools' `BatchProcessor`
 with `process_partial_response`, the Powertools idempotency utility on Redis
-(`RedisCachePersistenceLayer`; Powertools 3.37 warns that it becomes
-`CachePersistenceLayer` in v4) around each record, a pooled httpx client calling the
+(`CachePersistenceLayer`, the name `RedisCachePersistenceLayer` takes in Powertools v4)
+around each record, a pooled httpx client calling the
 source of truth's single-invoice route for each drifted record, and one `XADD` per
 record. Classification, repair and envelopes are the sidecar's own pure core, so the
 comparison measures the shape of the I/O and the tools' overhead, not the core.
@@ -28,8 +28,8 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.persistence.redis import (
-    RedisCachePersistenceLayer,
+from aws_lambda_powertools.utilities.idempotency.persistence.cache import (
+    CachePersistenceLayer,
 )
 
 from bench.per_record import SCHEMA, SINGLE_ROUTE, get_single_invoice
@@ -93,7 +93,7 @@ class PowertoolsPeer:
         self._idempotency = IdempotencyConfig(
             event_key_jmespath="messageId", expires_after_seconds=SEEN_TTL_SECONDS
         )
-        persistence = RedisCachePersistenceLayer(client=redis_client)  # type: ignore[arg-type]
+        persistence = CachePersistenceLayer(client=redis_client)  # type: ignore[arg-type]
         self._record_handler = idempotent_function(
             data_keyword_argument="record",
             persistence_store=persistence,
