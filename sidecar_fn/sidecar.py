@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from typing import Any
 import orjson
 from aws_lambda_powertools import Logger
 
+from sidecar_fn.batch_pass import BatchPass
 from sidecar_fn.batch_report import (
     COUNT_KEYS,
     FAILED,
@@ -332,137 +332,46 @@ class IngestSidecar:
         *,
         write_early: bool = False,
     ) -> BatchReport:
-        now = self._clock()
-        received_at = format_received_at(now)
-        schema = self.schema
-        loads = orjson.loads
-        decode_error = orjson.JSONDecodeError
+        received_at = format_received_at(self._clock())
         report = BatchReport()
-        entries: list[SinkEntry] = []
-        pending: list[tuple[int, Triage, tuple[str, ...]]] = []
-        drifts: Drifts = {}
-        unusual: list[tuple[int, dict[str, Any]]] = []
-        parsed: dict[int, dict[str, Any]] = {}
-        clean: list[tuple[int, Item, dict[str, Any]]] = []
-        warnings: list[LogLine] = []
-        drift_lines: list[LogLine] = []
-        known = schema.known
-        unexpected: dict[str, list[str]] = {}
-
-        for item in items:
-            if item.problem is not None:
-                entries.append(SinkEntry(item.item_id, MALFORMED, item.raw, item.problem))
-                continue
-            try:
-                record = loads(item.raw)
-            except decode_error as exc:
-                entries.append(
-                    SinkEntry(item.item_id, MALFORMED, item.raw, malformed_error(item.raw, exc))
-                )
-                continue
-            if type(record) is not dict:
-                entries.append(
-                    SinkEntry(
-                        item.item_id, MALFORMED, item.raw, malformed_error(item.raw, None, record)
-                    )
-                )
-                continue
-            parsed[len(entries)] = record
-            drifted = drifted_fields(record, schema)
-            if not drifted:
-                if known is not None and not known.issuperset(record):
-                    self._note_unexpected(item.item_id, record, report, unexpected)
-                    unusual.append((len(entries), record))
-                clean.append((len(entries), item, record))
-                entries.append(_UNSET)
-                continue
-            report.drifted += 1
-            triage = self.healer.triage(item.item_id, record, drifted, report.drift)
-            record = triage.record
-            drifts[len(entries)] = (record, drifted, triage.kind_list)
-            self._note_unexpected(item.item_id, record, report, unexpected)
-            problem = lookup_problem(record) if triage.needs_source else None
-            if problem is not None and not triage.remaining:
-                triage.verify, problem = False, None
-            if not triage.needs_source:
-                entries.append(
-                    self._local_entry(
-                        item, triage, drifted, received_at, report, _origin(replays, item)
-                    )
-                )
-                drift_lines.append(
-                    (
-                        f"Drift Detected for {record.get(ID_FIELD)}. Repaired locally.",
-                        {"item_id": item.item_id, "drift_kinds": triage.kinds},
-                    )
-                )
-                drift_lines.append(
-                    (
-                        "Record Repaired.",
-                        {
-                            "invoice_id": record.get(ID_FIELD),
-                            "item_id": item.item_id,
-                            "repaired_fields": drifted,
-                            "repairs": triage.repairs,
-                        },
-                    )
-                )
-                continue
-            if problem is not None:
-                warnings.append(
-                    (
-                        f"Drift Detected for item {item.item_id}. Not repairable: {problem}",
-                        {"item_id": item.item_id, "drifted_fields": drifted},
-                    )
-                )
-                entries.append(SinkEntry(item.item_id, UNREPAIRABLE, item.raw, problem))
-                continue
-            drift_lines.append(
-                (
-                    f"Drift Detected for {record[ID_FIELD]}. Fetching repair...",
-                    {
-                        "item_id": item.item_id,
-                        "drifted_fields": drifted,
-                        "drift_kinds": triage.kinds,
-                    },
-                )
-            )
-            pending.append((len(entries), triage, drifted))
-            entries.append(SinkEntry(item.item_id, PROBE, b"", ""))
+        batch = BatchPass()
+        writer = self._writer(received_at)
+        parts: list[Sent] = []
+        # A standard SQS batch is classified part by part; each part's finished entries are
+        # sent as soon as it is classified and wrapped, so that Redis writes them while the
+        # next part is read (and the last while the source of truth is asked).
+        step = self._write_part if write_early and self._write_part else len(items)
+        lo = 0
+        while True:
+            hi = min(lo + max(step, 1), len(items))
+            self._classify(items, lo, hi, batch, report, received_at, replays)
+            if hi >= len(items):
+                break
+            parts.extend(self._send_finished(batch, lo, hi, received_at, replays, writer))
+            lo = hi
 
         # The request goes first: its wait overlaps everything below.
         fetching = None
+        pending, entries, drifts = batch.pending, batch.entries, batch.drifts
         if pending:
             report.drift.source_lookups += len(pending)
             ids = list(dict.fromkeys(t.record[ID_FIELD] for _, t, _ in pending))
             fetching = self._executor().submit(self._fetch, ids, budget_s)
-        self.record_log.write(WARNING, "handle_batch", warnings)
-        self.record_log.write(INFO, "handle_batch", drift_lines)
-        if unexpected:
+        self.record_log.write(WARNING, "handle_batch", batch.warnings)
+        self.record_log.write(INFO, "handle_batch", batch.drift_lines)
+        if batch.unexpected:
             self.logger.warning(
                 "Unexpected fields.",
                 extra={
-                    "fields": {k: len(v) for k, v in unexpected.items()},
-                    "item_ids": unexpected,
+                    "fields": {k: len(v) for k, v in batch.unexpected.items()},
+                    "item_ids": batch.unexpected,
                 },
             )
-
-        writer = self._writer(received_at)
-        parts: list[Sent] = []
-        if write_early and (fetching is not None or self._write_part):
-            parts = self._wrap_and_send(
-                items,
-                entries,
-                clean,
-                unusual,
-                drifts,
-                received_at,
-                replays,
-                writer,
-                last=fetching is not None,
-            )
+        if write_early and fetching is not None:
+            parts.extend(self._send_finished(batch, lo, len(items), received_at, replays, writer))
         else:
-            self._wrap_clean(clean, entries, received_at, replays)
+            self._wrap_clean(batch.clean[batch.wrapped :], entries, received_at, replays)
+        clean, unusual, parsed = batch.clean, batch.unusual, batch.parsed
         if fetching is not None:
             fetched, fetch_error = fetching.result()
             self._repair_pending(
@@ -526,53 +435,132 @@ class IngestSidecar:
                     continue
             entries[index] = SinkEntry(item.item_id, CLEAN, envelope, "")
 
-    def _wrap_and_send(
+    def _classify(
         self,
         items: Sequence[Item],
-        entries: list[SinkEntry],
-        clean: Sequence[tuple[int, Item, dict[str, Any]]],
-        unusual: Sequence[tuple[int, dict[str, Any]]],
-        drifts: Drifts,
+        lo: int,
+        hi: int,
+        batch: BatchPass,
+        report: BatchReport,
+        received_at: str,
+        replays: Mapping[str, Replay] | None,
+    ) -> None:
+        """Read, check and triage items `lo` to `hi`: an entry each in `batch.entries`
+        (malformed, unrepairable and locally repaired ones final, a placeholder for each
+        clean record, a PROBE for each record waiting for the source of truth)."""
+        schema = self.schema
+        known = schema.known
+        loads = orjson.loads
+        decode_error = orjson.JSONDecodeError
+        entries, clean, unusual = batch.entries, batch.clean, batch.unusual
+        drifts, parsed, unexpected = batch.drifts, batch.parsed, batch.unexpected
+        for item in items[lo:hi]:
+            if item.problem is not None:
+                entries.append(SinkEntry(item.item_id, MALFORMED, item.raw, item.problem))
+                continue
+            try:
+                record = loads(item.raw)
+            except decode_error as exc:
+                entries.append(
+                    SinkEntry(item.item_id, MALFORMED, item.raw, malformed_error(item.raw, exc))
+                )
+                continue
+            if type(record) is not dict:
+                entries.append(
+                    SinkEntry(
+                        item.item_id, MALFORMED, item.raw, malformed_error(item.raw, None, record)
+                    )
+                )
+                continue
+            parsed[len(entries)] = record
+            drifted = drifted_fields(record, schema)
+            if not drifted:
+                if known is not None and not known.issuperset(record):
+                    self._note_unexpected(item.item_id, record, report, unexpected)
+                    unusual.append((len(entries), record))
+                clean.append((len(entries), item, record))
+                entries.append(_UNSET)
+                continue
+            report.drifted += 1
+            triage = self.healer.triage(item.item_id, record, drifted, report.drift)
+            record = triage.record
+            drifts[len(entries)] = (record, drifted, triage.kind_list)
+            self._note_unexpected(item.item_id, record, report, unexpected)
+            problem = lookup_problem(record) if triage.needs_source else None
+            if problem is not None and not triage.remaining:
+                triage.verify, problem = False, None
+            if not triage.needs_source:
+                entries.append(
+                    self._local_entry(
+                        item, triage, drifted, received_at, report, _origin(replays, item)
+                    )
+                )
+                batch.drift_lines.append(
+                    (
+                        f"Drift Detected for {record.get(ID_FIELD)}. Repaired locally.",
+                        {"item_id": item.item_id, "drift_kinds": triage.kinds},
+                    )
+                )
+                batch.drift_lines.append(
+                    (
+                        "Record Repaired.",
+                        {
+                            "invoice_id": record.get(ID_FIELD),
+                            "item_id": item.item_id,
+                            "repaired_fields": drifted,
+                            "repairs": triage.repairs,
+                        },
+                    )
+                )
+                continue
+            if problem is not None:
+                batch.warnings.append(
+                    (
+                        f"Drift Detected for item {item.item_id}. Not repairable: {problem}",
+                        {"item_id": item.item_id, "drifted_fields": drifted},
+                    )
+                )
+                entries.append(SinkEntry(item.item_id, UNREPAIRABLE, item.raw, problem))
+                continue
+            batch.drift_lines.append(
+                (
+                    f"Drift Detected for {record[ID_FIELD]}. Fetching repair...",
+                    {
+                        "item_id": item.item_id,
+                        "drifted_fields": drifted,
+                        "drift_kinds": triage.kinds,
+                    },
+                )
+            )
+            batch.pending.append((len(entries), triage, drifted))
+            entries.append(SinkEntry(item.item_id, PROBE, b"", ""))
+
+    def _send_finished(
+        self,
+        batch: BatchPass,
+        lo: int,
+        hi: int,
         received_at: str,
         replays: Mapping[str, Replay] | None,
         writer: BatchWrite,
-        *,
-        last: bool,
     ) -> list[Sent]:
-        """Wrap the clean records part by part (`write_part` records of the batch each, or
-        all in one part), sending each part's finished entries as soon as it is wrapped, so
-        that Redis runs one part's script while the next is wrapped. The last part is sent
-        too when `last` (the batch waits for the source of truth); otherwise it is left to
-        the rest of the batch's write. Standard SQS batches only: parts carry no order."""
-        step = self._write_part or len(entries)
-        executor = self._executor()
-        parts: list[Sent] = []
-        done_clean = done_unusual = 0
-        for lo in range(0, len(entries), step):
-            hi = min(lo + step, len(entries))
-            first_clean, done_clean = done_clean, bisect_left(clean, hi, done_clean, key=_position)
-            first_unusual, done_unusual = (
-                done_unusual,
-                bisect_left(unusual, hi, done_unusual, key=_position),
+        """Wrap the clean records classified since the last call and send the finished
+        entries among `lo` to `hi` (with their statistics) as one script call, its reply
+        read at the end of the batch. Standard SQS batches only: parts carry no order."""
+        entries, clean, unusual = batch.entries, batch.clean, batch.unusual
+        first_clean, first_unusual = batch.wrapped, batch.unusual_sent
+        self._wrap_clean(clean[first_clean:], entries, received_at, replays)
+        batch.wrapped, batch.unusual_sent = len(clean), len(unusual)
+        indices = [i for i in range(lo, hi) if entries[i].outcome != PROBE]
+        if not indices:
+            return []
+        stats = None
+        if self._stats_ttl_s:
+            part = self._batch_stats(
+                entries, clean[first_clean:], unusual[first_unusual:], batch.drifts, received_at
             )
-            self._wrap_clean(clean[first_clean:done_clean], entries, received_at, replays)
-            if hi == len(entries) and not last:
-                break
-            indices = [i for i in range(lo, hi) if entries[i].outcome != PROBE]
-            if not indices:
-                continue
-            stats = None
-            if self._stats_ttl_s:
-                part = self._batch_stats(
-                    entries,
-                    clean[first_clean:done_clean],
-                    unusual[first_unusual:done_unusual],
-                    drifts,
-                    received_at,
-                )
-                stats = positions(part, indices)
-            parts.append(writer.send_part(executor, entries, indices, stats))
-        return parts
+            stats = positions(part, indices)
+        return [writer.send_part(self._executor(), entries, indices, stats)]
 
     def _note_unexpected(
         self,
