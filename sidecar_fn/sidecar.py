@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -84,8 +85,8 @@ _UNSET = SinkEntry("", PROBE, b"", "")
 NO_TIME_LEFT = "no time left before the invocation deadline to ask the source of truth"
 LOCAL_REPAIR_SOURCE = "local"
 WRITE_PART_RECORDS = 100
-"""Records of a standard SQS batch per script call sent while the rest is still wrapped
-(0: one call for everything finished before the source of truth answers)."""
+"""Records of a standard SQS batch per script call sent while the rest is still read or the
+source of truth asked (0: one call for everything finished before it answers)."""
 
 
 def _origin(replays: Mapping[str, Replay] | None, item: Item) -> str | None:
@@ -93,8 +94,10 @@ def _origin(replays: Mapping[str, Replay] | None, item: Item) -> str | None:
     return None if replays is None else replays[item.item_id].retirement.redriven_from
 
 
-def _position(entry: tuple[int, Any] | tuple[int, Any, Any]) -> int:
-    return entry[0]
+def _position(found: tuple[Any, ...]) -> int:
+    """The entry index a `BatchPass.clean` or `.unusual` element starts with."""
+    index: int = found[0]
+    return index
 
 
 def _utcnow() -> datetime:
@@ -337,18 +340,20 @@ class IngestSidecar:
         batch = BatchPass()
         writer = self._writer(received_at)
         parts: list[Sent] = []
-        # A standard SQS batch is classified part by part; each part's finished entries are
-        # sent as soon as it is classified and wrapped, so that Redis writes them while the
-        # next part is read (and the last while the source of truth is asked).
-        step = self._write_part if write_early and self._write_part else len(items)
-        lo = 0
-        while True:
-            hi = min(lo + max(step, 1), len(items))
+        # A standard SQS batch is written in parts. Until a record needs the source of
+        # truth, each part is sent as soon as it is classified and wrapped, so that Redis
+        # writes it while the next part is read; from then on the rest is classified at
+        # once, so that the request leaves as early as it can, and its parts are sent while
+        # the source of truth answers.
+        count = len(items)
+        step = max(self._write_part if write_early and self._write_part else count, 1)
+        sent = hi = 0
+        while hi < count:
+            lo, hi = hi, count if batch.pending else min(hi + step, count)
             self._classify(items, lo, hi, batch, report, received_at, replays)
-            if hi >= len(items):
-                break
-            parts.extend(self._send_finished(batch, lo, hi, received_at, replays, writer))
-            lo = hi
+            if hi < count and not batch.pending:
+                parts.extend(self._send_finished(batch, sent, hi, received_at, replays, writer))
+                sent = hi
 
         # The request goes first: its wait overlaps everything below.
         fetching = None
@@ -367,10 +372,12 @@ class IngestSidecar:
                     "item_ids": batch.unexpected,
                 },
             )
-        if write_early and fetching is not None:
-            parts.extend(self._send_finished(batch, lo, len(items), received_at, replays, writer))
-        else:
-            self._wrap_clean(batch.clean[batch.wrapped :], entries, received_at, replays)
+        for lo in range(sent, count, step) if write_early else ():
+            hi = min(lo + step, count)
+            if hi == count and fetching is None:
+                break  # the last part goes with the rest of the batch
+            parts.extend(self._send_finished(batch, lo, hi, received_at, replays, writer))
+        self._wrap_clean(batch.clean[batch.wrapped :], entries, received_at, replays)
         clean, unusual, parsed = batch.clean, batch.unusual, batch.parsed
         if fetching is not None:
             fetched, fetch_error = fetching.result()
@@ -544,20 +551,26 @@ class IngestSidecar:
         replays: Mapping[str, Replay] | None,
         writer: BatchWrite,
     ) -> list[Sent]:
-        """Wrap the clean records classified since the last call and send the finished
-        entries among `lo` to `hi` (with their statistics) as one script call, its reply
-        read at the end of the batch. Standard SQS batches only: parts carry no order."""
+        """Wrap the clean records before `hi` not wrapped yet and send the finished entries
+        among `lo` to `hi` (with their statistics) as one script call, its reply read at the
+        end of the batch. Standard SQS batches only: parts carry no order."""
         entries, clean, unusual = batch.entries, batch.clean, batch.unusual
         first_clean, first_unusual = batch.wrapped, batch.unusual_sent
-        self._wrap_clean(clean[first_clean:], entries, received_at, replays)
-        batch.wrapped, batch.unusual_sent = len(clean), len(unusual)
+        last_clean = bisect_left(clean, hi, first_clean, key=_position)
+        last_unusual = bisect_left(unusual, hi, first_unusual, key=_position)
+        self._wrap_clean(clean[first_clean:last_clean], entries, received_at, replays)
+        batch.wrapped, batch.unusual_sent = last_clean, last_unusual
         indices = [i for i in range(lo, hi) if entries[i].outcome != PROBE]
         if not indices:
             return []
         stats = None
         if self._stats_ttl_s:
             part = self._batch_stats(
-                entries, clean[first_clean:], unusual[first_unusual:], batch.drifts, received_at
+                entries,
+                clean[first_clean:last_clean],
+                unusual[first_unusual:last_unusual],
+                batch.drifts,
+                received_at,
             )
             stats = positions(part, indices)
         return [writer.send_part(self._executor(), entries, indices, stats)]
