@@ -66,7 +66,12 @@ class SourceOfTruth(Protocol):
 
 
 class StreamSink(Protocol):
-    """Writes a batch of entries idempotently per item id."""
+    """Writes a batch of entries idempotently per item id.
+
+    A sink may also pipeline: `send(entries, *, source_id, received_at, stats=None)` sends
+    the same write at once and answers an object whose `result()` gives what `push` would
+    (RedisStreamSink.send). The sidecar uses it for the parts of a standard SQS batch and
+    runs `push` in a worker thread for a sink without it."""
 
     def push(
         self,
