@@ -51,6 +51,15 @@ class CountingConnection(Connection):
         finally:
             self._handshaking = False
 
+    def on_connect_check_health(self, *args: Any, **kwargs: Any) -> None:
+        """The handshake as redis-py 8 runs it on connect (HELLO, CLIENT SETINFO ...),
+        not counted either."""
+        self._handshaking = True
+        try:
+            super().on_connect_check_health(*args, **kwargs)
+        finally:
+            self._handshaking = False
+
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         """Send, then count the send unless it belongs to the handshake."""
         super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
