@@ -483,13 +483,19 @@ class InFlightWrite:
         try:
             try:
                 reply = connection.read_response()
-            except (NoScriptError, *REDIRECTS):
-                pass
-            except (redis.ConnectionError, redis.TimeoutError):
-                connection.disconnect()
-            else:
-                self._sink._await_replicas(connection)
-                return reply
+            except NoScriptError:
+                # A server that does not know the script yet (new, restarted, promoted):
+                # load it on this connection and send the call again.
+                connection.send_command("SCRIPT", "LOAD", PUSH_SCRIPT)
+                connection.read_response()
+                connection.send_packed_command([self._command])
+                reply = connection.read_response()
+            self._sink._await_replicas(connection)
+            return reply
+        except REDIRECTS:
+            pass
+        except (redis.ConnectionError, redis.TimeoutError):
+            connection.disconnect()
         finally:
             pool.release(pooled)
         return self._sink._evalsha(self._command)

@@ -75,8 +75,11 @@ def test_a_script_flushed_before_the_send_is_loaded_again(
 ) -> None:
     sink = sink_on(redis_client, keyspace)
     redis_client.script_flush()
+    before = evalsha_calls(redis_client)
     assert sink.send(ENTRIES, source_id=keyspace.source_id, received_at="t").result() == WRITTEN
     assert lengths(redis_client, keyspace) == (2, 1)
+    # refused, then loaded and sent again on the same connection
+    assert evalsha_calls(redis_client) - before == 2
 
 
 def test_a_connection_killed_before_the_script_ran_is_retried_and_writes_once(
