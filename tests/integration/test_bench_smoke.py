@@ -35,9 +35,11 @@ def rows(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.integration
-def test_batch_path_makes_one_redis_round_trip_per_batch_two_with_drift(
+def test_batch_path_makes_one_redis_round_trip_per_part_one_more_with_drift(
     smoke: dict[str, Any],
 ) -> None:
+    """The smoke run's 50-record batches are one part (AOS_WRITE_PART_RECORDS is 100): one
+    script call, and one more for the records repaired from the source of truth."""
     by_name = rows(smoke)
     for name, trips in (("handle_batch clean", 1), ("handle_batch mixed", 2)):
         assert by_name[name]["redis_rt_per_batch"] == trips
