@@ -156,12 +156,15 @@ def test_coordinated_failover_of_the_slot_owner_mid_run(cluster: LocalCluster) -
     assert_exactly_once(cluster, ids)
 
 
+@pytest.mark.parametrize("part", ["100", "5"], ids=["one-call", "pipelined-parts"])
 def test_killed_slot_owner_mid_run_loses_nothing_with_wait_replicas(
-    cluster: LocalCluster,
+    part: str, cluster: LocalCluster
 ) -> None:
+    """With parts of 5 records, each 25-record batch is five pipelined script calls, in
+    flight when the owner dies."""
     owner = cluster.owner_of(STREAM)
     replica = cluster.replica_of(owner)
-    sidecar = sidecar_on(cluster, replica, AOS_REDIS_WAIT_REPLICAS="1")
+    sidecar = sidecar_on(cluster, replica, AOS_REDIS_WAIT_REPLICAS="1", AOS_WRITE_PART_RECORDS=part)
 
     def kill_then_replace() -> None:
         cluster.kill(owner)
