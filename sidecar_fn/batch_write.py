@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from logging import INFO
 from typing import NamedTuple, Protocol
@@ -181,3 +182,12 @@ class BatchWrite:
             if result.written and entry.outcome not in MAIN_OUTCOMES
         ]
         self.record_log.write(INFO, "dead_letter", lines)
+
+
+def drain(parts: Sequence[Sent]) -> None:
+    """Read the reply of every part sent, whatever it is: a batch that stops with an error
+    after sending parts (its items are redelivered; what the parts wrote is found
+    recorded then) must not leave their connections checked out."""
+    for part in parts:
+        with suppress(Exception):
+            part.pending.result()

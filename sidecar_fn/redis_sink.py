@@ -449,6 +449,7 @@ class InFlightWrite:
         self._command = command
         self._pool: redis.ConnectionPool | None = None
         self._pooled: Any = None
+        self._outcome: list[PushResult] | SinkUnavailable | None = None
         if not entries:
             return
         try:
@@ -465,14 +466,25 @@ class InFlightWrite:
         self._pool, self._pooled = pool, pooled
 
     def result(self) -> list[PushResult]:
-        """The per-entry results, as `push` gives them; raises SinkUnavailable."""
+        """The per-entry results, as `push` gives them; raises SinkUnavailable. Asked again,
+        it answers the same (the call is not sent twice)."""
+        if self._outcome is None:
+            self._outcome = self._settle()
+        if isinstance(self._outcome, SinkUnavailable):
+            raise self._outcome
+        return self._outcome
+
+    def _settle(self) -> list[PushResult] | SinkUnavailable:
         if not self._entries:
             return []
         try:
-            reply = self._reply()
+            return _results(self._entries, self._reply())
         except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
-        return _results(self._entries, reply)
+            unavailable = _unavailable(exc)
+            unavailable.__cause__ = exc
+            return unavailable
+        except SinkUnavailable as exc:
+            return exc
 
     def _reply(self) -> Any:
         pooled, pool = self._pooled, self._pool

@@ -30,7 +30,7 @@ from sidecar_fn.batch_stats import (
     raw_contribution,
     replay_stats,
 )
-from sidecar_fn.batch_write import BatchWrite, Sent
+from sidecar_fn.batch_write import BatchWrite, Sent, drain
 from sidecar_fn.dedupe import keyed_by_version
 from sidecar_fn.drift import drifted_fields, lookup_problem
 from sidecar_fn.drift_kinds import unexpected_fields
@@ -335,11 +335,26 @@ class IngestSidecar:
         *,
         write_early: bool = False,
     ) -> BatchReport:
+        parts: list[Sent] = []
+        try:
+            return self._run(items, budget_s, fifo_groups, replays, write_early, parts)
+        except BaseException:
+            drain(parts)  # no connection stays checked out with a reply unread
+            raise
+
+    def _run(
+        self,
+        items: Sequence[Item],
+        budget_s: float,
+        fifo_groups: Sequence[str | None] | None,
+        replays: Mapping[str, Replay] | None,
+        write_early: bool,
+        parts: list[Sent],
+    ) -> BatchReport:
         received_at = format_received_at(self._clock())
         report = BatchReport()
         batch = BatchPass()
         writer = self._writer(received_at)
-        parts: list[Sent] = []
         # A standard SQS batch is written in parts. Until a record needs the source of
         # truth, each part is sent as soon as it is classified and wrapped, so that Redis
         # writes it while the next part is read; from then on the rest is classified at

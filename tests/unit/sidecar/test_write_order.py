@@ -230,3 +230,31 @@ def test_statistics_are_the_same_in_parts() -> None:
         buckets.append(bucket(client))
     assert buckets[0] == buckets[1] == buckets[2]
     assert buckets[0][b"records"] == b"5"
+
+
+class BrokenSource:
+    def fetch_many(self, ids: Sequence[str], *, budget_s: float | None = None) -> Any:
+        raise RuntimeError("a bug in the source adapter")
+
+
+def test_a_batch_that_stops_with_an_error_reads_its_sent_parts_first() -> None:
+    """Parts were sent (pipelined, from the handler's thread) when the lookup fails with an
+    unexpected error: the error reaches Lambda, and every part's reply has been read, so no
+    connection stays checked out of the pool; what the parts wrote is found on redelivery."""
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    settings = Settings(source_id="w", stream="w:main", dlq_stream="w:dlq", write_part_records=1)
+    sidecar = build_sidecar(
+        settings,
+        redis_client=client,
+        source=BrokenSource(),
+        metrics=RecordingMetrics(),
+        logger=CapturedLogger().logger,
+    )
+    event = sqs(CLEAN, MALFORMED, DRIFTED, CLEAN.replace("INV-1", "INV-3"))
+    with pytest.raises(RuntimeError, match="a bug in the source adapter"):
+        sidecar.handle_batch(event)
+    assert not client.connection_pool._in_use_connections
+    assert (client.xlen("w:main"), client.xlen("w:dlq")) == (2, 1)
+    sidecar.source = FakeSource()
+    again = sidecar.handle_batch(event)
+    assert again.duplicates == 3 and again.counts["repaired"] == 1
