@@ -82,10 +82,17 @@ def kinesis(*bodies: str) -> dict[str, Any]:
 
 def make(
     fail_item: str | None = None,
+    *,
+    write_part: int = 100,
+    recorded: bool = True,
 ) -> tuple[IngestSidecar, RecordingSink, fakeredis.FakeRedis, FakeSource, CapturedLogger]:
+    """A sidecar on fakeredis; its sink wrapped in a RecordingSink (which does not pipeline)
+    unless `recorded` is false."""
     client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     source, captured = FakeSource(), CapturedLogger()
-    settings = Settings(source_id="w", stream="w:main", dlq_stream="w:dlq")
+    settings = Settings(
+        source_id="w", stream="w:main", dlq_stream="w:dlq", write_part_records=write_part
+    )
     sidecar = build_sidecar(
         settings,
         redis_client=client,
@@ -94,7 +101,8 @@ def make(
         logger=captured.logger,
     )
     sink = RecordingSink(sidecar.sink, fail_item)
-    sidecar.sink = sink
+    if recorded:
+        sidecar.sink = sink
     return sidecar, sink, client, source, captured
 
 
@@ -202,8 +210,7 @@ def test_statistics_are_the_same_with_one_write_or_two() -> None:
 
 def test_parts_of_a_standard_sqs_batch_are_written_and_failed_back_each_alone() -> None:
     bodies = (CLEAN, MALFORMED, DRIFTED, CLEAN.replace("INV-1", "INV-3"), MALFORMED)
-    sidecar, sink, client, _, captured = make(fail_item="m3")
-    sidecar._write_part = 2
+    sidecar, sink, client, _, captured = make(fail_item="m3", write_part=2)
     report = sidecar.handle_batch(sqs(*bodies))
     # parts of two records (the drifted m2 waits for the source), then the repaired one
     assert sorted(ids for ids, _ in sink.calls) == [["m0", "m1"], ["m2"], ["m3"], ["m4"]]
@@ -223,8 +230,7 @@ def test_statistics_are_the_same_in_parts() -> None:
     bodies = (CLEAN, DRIFTED, MALFORMED, CLEAN.replace("INV-1", "INV-3"), "[1]")
     buckets = []
     for part in (0, 1, 2):
-        sidecar, _, client, _, _ = make()
-        sidecar._write_part = part
+        sidecar, _, client, _, _ = make(write_part=part)
         sidecar.handle_batch(sqs(*bodies))
         sidecar.handle_batch(sqs(*bodies))
         buckets.append(bucket(client))
@@ -241,20 +247,13 @@ def test_a_batch_that_stops_with_an_error_reads_its_sent_parts_first() -> None:
     """Parts were sent (pipelined, from the handler's thread) when the lookup fails with an
     unexpected error: the error reaches Lambda, and every part's reply has been read, so no
     connection stays checked out of the pool; what the parts wrote is found on redelivery."""
-    client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
-    settings = Settings(source_id="w", stream="w:main", dlq_stream="w:dlq", write_part_records=1)
-    sidecar = build_sidecar(
-        settings,
-        redis_client=client,
-        source=BrokenSource(),
-        metrics=RecordingMetrics(),
-        logger=CapturedLogger().logger,
-    )
+    sidecar, _, client, source, _ = make(write_part=1, recorded=False)
+    sidecar.source = BrokenSource()
     event = sqs(CLEAN, MALFORMED, DRIFTED, CLEAN.replace("INV-1", "INV-3"))
     with pytest.raises(RuntimeError, match="a bug in the source adapter"):
         sidecar.handle_batch(event)
     assert not client.connection_pool._in_use_connections
     assert (client.xlen("w:main"), client.xlen("w:dlq")) == (2, 1)
-    sidecar.source = FakeSource()
+    sidecar.source = source
     again = sidecar.handle_batch(event)
     assert again.duplicates == 3 and again.counts["repaired"] == 1
