@@ -183,6 +183,7 @@ def test_repair_settings_are_parameters_with_the_sidecars_defaults(
         ("AOS_VERIFY_SHARE", "AosVerifyShare", defaults.verify_share),
         ("AOS_SOT_CACHE_TTL_SECONDS", "AosSotCacheTtlSeconds", defaults.sot_cache_ttl_s),
         ("AOS_SOT_CACHE_MAX_ENTRIES", "AosSotCacheMaxEntries", defaults.sot_cache_max_entries),
+        ("AOS_WRITE_PART_RECORDS", "AosWritePartRecords", defaults.write_part_records),
     ):
         assert variables[variable] == {"Ref": parameter}
         assert float(parameters[parameter]["Default"]) == default
