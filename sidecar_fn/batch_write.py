@@ -106,12 +106,8 @@ class BatchWrite:
         pipeline (`send`, see RedisStreamSink) sends from this thread; any other sink's
         `push` runs in a worker."""
         part = [entries[index] for index in indices]
-        send = getattr(self.sink, "send", None)
-        if send is not None:
-            sent: PendingWrite = send(
-                part, source_id=self.source_id, received_at=self.received_at, stats=stats
-            )
-        else:
+        sent = self._pipelined(part, stats)
+        if sent is None:
             sent = executor.submit(
                 self.sink.push,
                 part,
@@ -120,6 +116,19 @@ class BatchWrite:
                 stats=stats,
             )
         return Sent(indices, sent)
+
+    def _pipelined(
+        self, part: Sequence[SinkEntry], stats: BatchStats | None
+    ) -> PendingWrite | None:
+        """The write of `part` sent now through the sink's `send`; None for a sink that
+        cannot pipeline."""
+        send = getattr(self.sink, "send", None)
+        if send is None:
+            return None
+        sent: PendingWrite = send(
+            part, source_id=self.source_id, received_at=self.received_at, stats=stats
+        )
+        return sent
 
     def push_rest(
         self,
@@ -139,15 +148,7 @@ class BatchWrite:
         rest = [index for index, done in enumerate(taken) if not done]
         written = [False] * len(entries)
         rest_stats = stats and positions(stats, rest)
-        send = getattr(self.sink, "send", None)
-        rest_sent: PendingWrite | None = None
-        if send is not None and rest:
-            rest_sent = send(
-                [entries[i] for i in rest],
-                source_id=self.source_id,
-                received_at=self.received_at,
-                stats=rest_stats,
-            )
+        rest_sent = self._pipelined([entries[i] for i in rest], rest_stats) if rest else None
         calls: list[tuple[Sequence[int], BatchStats | None, PendingWrite | None]] = [
             (part.indices, None, part.pending) for part in parts
         ]

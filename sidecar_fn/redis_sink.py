@@ -219,6 +219,17 @@ class StandaloneRoute:
         """Nothing to learn: the next try reconnects."""
 
 
+def _check_aligned(
+    entries: Sequence[SinkEntry],
+    stats: BatchStats | None,
+    retire: Sequence[Retirement | None] | None,
+) -> None:
+    if stats is not None and len(stats) != len(entries):
+        raise ValueError("stats must hold one contribution per entry")
+    if retire is not None and len(retire) != len(entries):
+        raise ValueError("retire must hold one slot per entry")
+
+
 def _unavailable(exc: redis.RedisError) -> SinkUnavailable:
     return SinkUnavailable(f"Redis write failed: {type(exc).__name__}: {exc}")
 
@@ -299,10 +310,7 @@ class RedisStreamSink:
         """Write the batch; see StreamSink.push."""
         if not entries:
             return []
-        if stats is not None and len(stats) != len(entries):
-            raise ValueError("stats must hold one contribution per entry")
-        if retire is not None and len(retire) != len(entries):
-            raise ValueError("retire must hold one slot per entry")
+        _check_aligned(entries, stats, retire)
         try:
             command = self._pack(entries, source_id, received_at, stats, retire)
             reply = self._evalsha(command)
@@ -321,8 +329,7 @@ class RedisStreamSink:
         """Pack the write and send it now, from the calling thread; its reply is read by
         `result()` of the answer (pipelining: Redis runs the script while the caller goes
         on with the rest of the batch). Same outcome and errors as `push`."""
-        if stats is not None and len(stats) != len(entries):
-            raise ValueError("stats must hold one contribution per entry")
+        _check_aligned(entries, stats, None)
         return InFlightWrite(self, entries, self._pack(entries, source_id, received_at, stats))
 
     def _outcome_part(self, outcome: str) -> bytes:
@@ -439,9 +446,10 @@ class RedisStreamSink:
 
 class InFlightWrite:
     """A batch script call already sent on a pooled connection, its reply not yet read
-    (see RedisStreamSink.send). Whatever goes wrong before the reply (no connection, a
-    dropped one, NOSCRIPT, a redirect) is left to the synchronous path of `push`, which
-    retries; the script is idempotent, so a call that did run is only answered again."""
+    (see RedisStreamSink.send). A NOSCRIPT answer loads the script on the same connection
+    and sends the call again; anything else that goes wrong before the reply (no
+    connection, a dropped one, a redirect) is left to the synchronous path of `push`, which
+    retries. The script is idempotent, so a call that did run is only answered again."""
 
     def __init__(self, sink: RedisStreamSink, entries: Sequence[SinkEntry], command: bytes) -> None:
         self._sink = sink
